@@ -1,0 +1,63 @@
+import type { RedisConnectionLike } from './bounded-store.js';
+import type { RedisClientLike } from './redis-store.js';
+
+/**
+ * ioredis settings for the rate limiter's own connection. Each one exists so that a slow or
+ * absent Redis costs a request at most `storeTimeoutMs`, never seconds.
+ */
+export const CONNECTION_OPTIONS = {
+  // The offline queue is what stalls the official @fastify/rate-limit when Redis goes away:
+  // ioredis keeps every command in memory while it reconnects, so each request waits for the
+  // reconnect (or for maxRetriesPerRequest to run out, seconds later) and then fails with a 500.
+  // Without it a command on a connection that is not ready fails at once, and the decision is
+  // made by the local fallback instead.
+  enableOfflineQueue: false,
+  // Commands in flight when the connection dropped were already decided locally; sending them
+  // again after the reconnect would spend the client's quota twice.
+  autoResendUnfulfilledCommands: false,
+  maxRetriesPerRequest: 0,
+  // The ready check is an INFO that a blackholed socket never answers, leaving the client stuck
+  // in 'connect'; the store's own recovery probe (SCRIPT LOAD with a deadline) replaces it.
+  enableReadyCheck: false,
+  connectTimeout: 1000,
+  // Reconnect quickly at first, then every second at most, forever.
+  retryStrategy: (times: number) => Math.min(50 * 2 ** times, 1000),
+} as const;
+
+interface Duplicable extends RedisClientLike {
+  duplicate(options: typeof CONNECTION_OPTIONS): RedisConnectionLike;
+}
+
+/**
+ * Returns a factory of the rate limiter's dedicated connections: from a URL, or as duplicates of
+ * a given client (which keep its host, auth and TLS but get the settings above; the app's own
+ * client keeps its offline queue and is never reset by this plugin).
+ */
+export async function connectionFactory(
+  source: string | RedisClientLike,
+): Promise<() => RedisConnectionLike> {
+  if (typeof source === 'string') {
+    const { Redis } = await import('ioredis');
+    return () => new Redis(source, CONNECTION_OPTIONS) as unknown as RedisConnectionLike;
+  }
+  if (typeof (source as Duplicable).duplicate !== 'function') {
+    throw new TypeError('the Redis client has no duplicate(); pass an ioredis client or a URL');
+  }
+  return () => (source as Duplicable).duplicate(CONNECTION_OPTIONS);
+}
+
+/** Waits until the connection is ready, or gives up after `timeoutMs` or a failed attempt (the store then starts in fallback). */
+export function whenReady(connection: RedisConnectionLike, timeoutMs: number): Promise<boolean> {
+  if (connection.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const settle = (ready: boolean) => {
+      clearTimeout(timer);
+      resolve(ready);
+    };
+    const timer = setTimeout(() => settle(false), timeoutMs);
+    timer.unref();
+    connection.on('ready', () => settle(true));
+    // A refused connection need not hold up the boot: start in fallback, recover later.
+    connection.on('close', () => settle(false));
+  });
+}

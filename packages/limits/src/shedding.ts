@@ -1,0 +1,211 @@
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { AdaptiveConcurrencyLimit } from './concurrency-limit.js';
+import { type CounterLike, counterFor, type MetricsLike } from './integrations.js';
+import type { SheddingOptions } from './options.js';
+import { addRouteHook } from './route-hooks.js';
+
+/**
+ * The body Fastify's error handler makes from `new OverloadedError(seconds)`, without building
+ * the error (test/errors.test.ts keeps the two identical).
+ */
+export function overloadedBody(seconds: string): string {
+  return `{"statusCode":503,"code":"BULWARK_LIMITS_OVERLOADED","error":"Service Unavailable","message":"The server is overloaded; retry after ${seconds} seconds"}`;
+}
+
+/** How the shedder treats a route: `sheddable` goes first, `critical` last. */
+export type Priority = 'critical' | 'normal' | 'sheddable';
+
+/** Why a request was shed. */
+export type ShedReason = 'concurrency' | 'event_loop_delay' | 'event_loop_utilization' | 'heap';
+
+export interface Shedder {
+  readonly limit: number;
+  readonly inFlight: number;
+  /** The backstop tripped at the last sample, if any. */
+  readonly overload: ShedReason | undefined;
+  onRoute(route: RouteOptions, priority: Priority): void;
+  close(): void;
+}
+
+const kAdmitted = Symbol('bulwark.limits.admitted');
+const kQueued = Symbol('bulwark.limits.queued');
+const kBatch = Symbol('bulwark.limits.batch');
+type TrackedRequest = FastifyRequest & {
+  [kAdmitted]?: number;
+  [kQueued]?: number;
+  [kBatch]?: number;
+};
+
+/**
+ * Load shedding in front of every route but probes. Concurrency is counted so that synchronous
+ * handlers count too: a request that finished in the same event-loop batch as a later one still
+ * delayed it (Node runs the requests one socket read at a time), so the count is requests in
+ * flight plus requests of the current batch already finished. Latency is measured from the start
+ * of the batch, which includes the wait behind earlier requests in it.
+ */
+export function createShedder(fastify: FastifyInstance, options: SheddingOptions): Shedder {
+  const limiter = new AdaptiveConcurrencyLimit(options);
+  let inFlight = 0;
+  let batch = 0;
+  let batchStart = 0;
+  let batchArmed = false;
+  let finishedInBatch = 0;
+  let overload: ShedReason | undefined;
+  const endBatch = () => {
+    batchArmed = false;
+  };
+
+  const metrics = fastify.hasDecorator('metrics')
+    ? (fastify as unknown as { metrics: MetricsLike }).metrics
+    : undefined;
+  const limitGauge = metrics?.gauge({
+    name: 'load_shedding_concurrency_limit',
+    help: 'The adaptive concurrency limit (requests in flight)',
+    collect() {
+      (this as unknown as { set(value: number): void }).set(limiter.limit);
+    },
+  });
+  const inFlightGauge = metrics?.gauge({
+    name: 'load_shedding_in_flight',
+    help: 'Requests in flight, as the load shedder counts them',
+    collect() {
+      (this as unknown as { set(value: number): void }).set(inFlight);
+    },
+  });
+  void limitGauge;
+  void inFlightGauge;
+  const shedCounter: CounterLike | undefined = metrics?.counter({
+    name: 'load_shedding_shed_total',
+    help: 'Requests answered 503 by the load shedder, by route priority and reason',
+    labelNames: ['priority', 'reason'],
+  });
+  const shedCount = new Map<string, () => void>();
+  const countShed = (priority: Priority, reason: ShedReason) => {
+    if (!shedCounter) return;
+    const id = `${priority}|${reason}`;
+    let inc = shedCount.get(id);
+    if (!inc) {
+      inc = counterFor(shedCounter, { priority, reason });
+      shedCount.set(id, inc);
+    }
+    inc();
+  };
+
+  // Static backstops, sampled off the request path.
+  const delay =
+    options.maxEventLoopDelayMs > 0 ? monitorEventLoopDelay({ resolution: 10 }) : undefined;
+  delay?.enable();
+  let elu = performance.eventLoopUtilization();
+  const sampler = setInterval(() => {
+    let reason: ShedReason | undefined;
+    if (delay) {
+      const ms = Math.max(0, delay.percentile(99) / 1e6 - 10);
+      delay.reset();
+      if (ms > options.maxEventLoopDelayMs) reason = 'event_loop_delay';
+    }
+    if (!reason && options.maxEventLoopUtilization > 0) {
+      const now = performance.eventLoopUtilization();
+      const used = performance.eventLoopUtilization(now, elu).utilization;
+      elu = now;
+      if (used > options.maxEventLoopUtilization) reason = 'event_loop_utilization';
+    }
+    if (
+      !reason &&
+      options.maxHeapUsedBytes > 0 &&
+      process.memoryUsage().heapUsed > options.maxHeapUsedBytes
+    ) {
+      reason = 'heap';
+    }
+    overload = reason;
+  }, options.sampleIntervalMs);
+  sampler.unref();
+
+  const retryAfter = String(options.retryAfterSeconds);
+  // Sent directly, not thrown: a shed request must cost as little as possible (no Error with a
+  // stack, no error handler, no error log line per request while overloaded). The body is exactly
+  // what the error handler would produce from OverloadedError.
+  const shedBody = overloadedBody(retryAfter);
+  const shedHeaders = {
+    'retry-after': retryAfter,
+    'content-type': 'application/json; charset=utf-8',
+  };
+  function shed(reply: FastifyReply, priority: Priority, reason: ShedReason): void {
+    countShed(priority, reason);
+    reply.code(503).headers(shedHeaders).send(shedBody);
+  }
+
+  function finish(request: FastifyRequest): void {
+    const tracked = request as TrackedRequest;
+    const admitted = tracked[kAdmitted];
+    if (admitted === undefined) return;
+    tracked[kAdmitted] = undefined;
+    inFlight -= 1;
+    if (tracked[kBatch] === batch) finishedInBatch += 1;
+    const now = performance.now();
+    limiter.addSample(now - (tracked[kQueued] ?? admitted), inFlight + 1, now, now - admitted);
+  }
+
+  function admit(priority: Priority) {
+    const share = priority === 'sheddable' ? 0.75 : 1;
+    return function bulwarkShed(request: FastifyRequest, reply: FastifyReply, done: () => void) {
+      const now = performance.now();
+      if (!batchArmed) {
+        batchArmed = true;
+        batch += 1;
+        batchStart = now;
+        finishedInBatch = 0;
+        setImmediate(endBatch);
+      }
+      const limit = limiter.limit;
+      const ceiling =
+        priority === 'critical'
+          ? Math.max(limit + 1, Math.ceil(limit * 1.5))
+          : Math.max(1, limit * share);
+      if (inFlight + finishedInBatch >= ceiling) return shed(reply, priority, 'concurrency');
+      if (overload !== undefined && priority !== 'critical') return shed(reply, priority, overload);
+      inFlight += 1;
+      const tracked = request as TrackedRequest;
+      tracked[kAdmitted] = now;
+      tracked[kQueued] = batchStart;
+      tracked[kBatch] = batch;
+      done();
+    };
+  }
+
+  // Callback style: no promise per request on the hot path.
+  const onResponse = (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+    finish(request);
+    done();
+  };
+  const onAbort = (request: FastifyRequest, done: () => void) => {
+    finish(request);
+    done();
+  };
+  const hooks = {
+    critical: admit('critical'),
+    normal: admit('normal'),
+    sheddable: admit('sheddable'),
+  };
+
+  return {
+    get limit() {
+      return limiter.limit;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    get overload() {
+      return overload;
+    },
+    onRoute(route, priority) {
+      addRouteHook(route, 'onRequest', hooks[priority], 'first');
+      addRouteHook(route, 'onResponse', onResponse);
+      addRouteHook(route, 'onRequestAbort', onAbort);
+    },
+    close() {
+      clearInterval(sampler);
+      delay?.disable();
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import limits from '../src/index.js';
+import { decorateMetrics, metricValue } from './helpers.js';
+import { sleep } from './load.js';
+
+describe('load shedding', () => {
+  let app: FastifyInstance | undefined;
+  let release: () => void = () => {};
+  afterEach(async () => {
+    release();
+    await app?.close();
+    app = undefined;
+  });
+
+  async function build(
+    shedding: Parameters<typeof limits>[1] extends infer O
+      ? O extends { shedding?: infer S }
+        ? S
+        : never
+      : never,
+  ) {
+    app = Fastify();
+    const registry = decorateMetrics(app);
+    await app.register(limits, { shedding, global: { everyRoute: false } });
+    let open!: Promise<void>;
+    const hold = () => {
+      open = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    };
+    hold();
+    const slow = async () => {
+      await open;
+      return { done: true };
+    };
+    app.get('/work', slow);
+    app.get('/critical', { config: { limits: { priority: 'critical' } } }, slow);
+    app.get('/batch', { config: { limits: { priority: 'sheddable' } } }, slow);
+    app.get('/health', { config: { bulwarkProbe: true } }, slow);
+    await app.ready();
+    return { app, registry };
+  }
+
+  it('answers 503 with Retry-After at once beyond the concurrency limit, never queueing', async () => {
+    const { app, registry } = await build({ initialLimit: 2, minLimit: 2, maxLimit: 2 });
+    const held = [app.inject('/work'), app.inject('/work')];
+    await sleep(10);
+    const started = Date.now();
+    const shed = await app.inject('/work');
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(shed.statusCode).toBe(503);
+    expect(shed.headers['retry-after']).toBe('1');
+    expect(shed.json()).toStrictEqual({
+      statusCode: 503,
+      code: 'BULWARK_LIMITS_OVERLOADED',
+      error: 'Service Unavailable',
+      message: 'The server is overloaded; retry after 1 seconds',
+    });
+    expect(app.limits.inFlight).toBe(2);
+    expect(
+      await metricValue(registry, 'load_shedding_shed_total', {
+        priority: 'normal',
+        reason: 'concurrency',
+      }),
+    ).toBe(1);
+    expect(await metricValue(registry, 'load_shedding_concurrency_limit')).toBe(2);
+    expect(await metricValue(registry, 'load_shedding_in_flight')).toBe(2);
+    release();
+    expect((await Promise.all(held)).map((response) => response.statusCode)).toStrictEqual([
+      200, 200,
+    ]);
+    expect(app.limits.inFlight).toBe(0);
+  });
+
+  it('sheds sheddable routes first, critical routes last, and never probes', async () => {
+    const { app, registry } = await build({ initialLimit: 4, minLimit: 4, maxLimit: 4 });
+    const held = [app.inject('/work'), app.inject('/work'), app.inject('/work')];
+    await sleep(10);
+    // 3 in flight: sheddable (75% of 4) is shed; normal still fits.
+    expect((await app.inject('/batch')).statusCode).toBe(503);
+    held.push(app.inject('/work'));
+    await sleep(10);
+    // 4 in flight: normal is shed; critical may go to 6.
+    expect((await app.inject('/work')).statusCode).toBe(503);
+    held.push(app.inject('/critical'), app.inject('/critical'));
+    await sleep(10);
+    expect((await app.inject('/critical')).statusCode).toBe(503);
+    // Probes are never shed nor counted.
+    held.push(app.inject('/health'));
+    await sleep(10);
+    expect(app.limits.inFlight).toBe(6);
+    release();
+    const statuses = (await Promise.all(held)).map((response) => response.statusCode);
+    expect(statuses).toStrictEqual([200, 200, 200, 200, 200, 200, 200]);
+    expect(
+      await metricValue(registry, 'load_shedding_shed_total', {
+        priority: 'sheddable',
+        reason: 'concurrency',
+      }),
+    ).toBe(1);
+    expect(
+      await metricValue(registry, 'load_shedding_shed_total', {
+        priority: 'critical',
+        reason: 'concurrency',
+      }),
+    ).toBe(1);
+  });
+
+  it('sheds all but critical routes and probes while a static backstop (heap) is tripped', async () => {
+    const { app, registry } = await build({ maxHeapUsedBytes: 1, sampleIntervalMs: 10 });
+    release();
+    await sleep(50);
+    expect((await app.inject('/work')).statusCode).toBe(503);
+    expect((await app.inject('/critical')).statusCode).toBe(200);
+    expect((await app.inject('/health')).statusCode).toBe(200);
+    expect(
+      await metricValue(registry, 'load_shedding_shed_total', {
+        priority: 'normal',
+        reason: 'heap',
+      }),
+    ).toBe(1);
+  });
+
+  it('can be turned off', async () => {
+    app = Fastify();
+    await app.register(limits, { shedding: false });
+    app.get('/work', async () => ({ ok: true }));
+    expect((await app.inject('/work')).statusCode).toBe(200);
+    expect(app.limits.concurrencyLimit).toBe(0);
+  });
+});
