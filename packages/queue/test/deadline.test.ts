@@ -1,0 +1,140 @@
+import { waitFor } from '@bulwark/testing';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { runWithDeadline } from '../src/deadline.js';
+import { errors } from '../src/index.js';
+import { createApp } from './helpers.js';
+
+describe('runWithDeadline (pure)', () => {
+  it('settles with the timeout reason at the deadline even if the handler never settles', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const controller = new AbortController();
+      const attempt = runWithDeadline(
+        () => new Promise(() => {}),
+        controller,
+        100,
+        () => new Error('late'),
+      );
+      const settled = expect(attempt).rejects.toThrow('late');
+      await vi.advanceTimersByTimeAsync(100);
+      await settled;
+      expect(controller.signal.aborted).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('passes through a result or a synchronous throw and clears its timer', async () => {
+    const controller = new AbortController();
+    await expect(
+      runWithDeadline(
+        () => 7,
+        controller,
+        1000,
+        () => new Error('x'),
+      ),
+    ).resolves.toBe(7);
+    await expect(
+      runWithDeadline(
+        () => {
+          throw new Error('sync');
+        },
+        new AbortController(),
+        1000,
+        () => new Error('x'),
+      ),
+    ).rejects.toThrow('sync');
+    expect(controller.signal.aborted).toBe(false);
+  });
+
+  it('settles at once with the reason when aborted from outside', async () => {
+    const controller = new AbortController();
+    const attempt = runWithDeadline(
+      () => new Promise(() => {}),
+      controller,
+      10_000,
+      () => new Error('x'),
+    );
+    controller.abort(new Error('shutdown'));
+    await expect(attempt).rejects.toThrow('shutdown');
+    const already = new AbortController();
+    already.abort(new Error('early'));
+    await expect(
+      runWithDeadline(
+        () => 1,
+        already,
+        10,
+        () => new Error('x'),
+      ),
+    ).rejects.toThrow('early');
+  });
+});
+
+describe('job deadline', () => {
+  let app: FastifyInstance | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  it('frees the slot of a handler that ignores its signal; the attempt fails with a timeout and is retried', async () => {
+    let metrics: Awaited<ReturnType<typeof createApp>>['metrics'];
+    ({ app, metrics } = await createApp(
+      {
+        connection: inject('redisUrl'),
+        defaults: { attempts: 2, backoff: { delay: 10, jitter: 0 }, timeoutMs: 200 },
+      },
+      { metrics: true },
+    ));
+    app.queues.define('stuck');
+    const signals: AbortSignal[] = [];
+    const other: string[] = [];
+    app.queues.process(
+      'stuck',
+      async (job, signal) => {
+        if ((job.data as { hang?: boolean }).hang) {
+          signals.push(signal);
+          // Ignores its signal: never settles.
+          return new Promise(() => {});
+        }
+        other.push(String(job.id));
+      },
+      { concurrency: 1 },
+    );
+    await app.ready();
+    const stuck = await app.queues.add('stuck', { hang: true });
+    const next = await app.queues.add('stuck', { hang: false });
+    // With concurrency 1, the second job can only run once the stuck one's slot is freed.
+    await waitFor(() => other.includes(String(next.id)), { what: 'next job ran', timeoutMs: 5000 });
+    await waitFor(() => signals.length === 2, { what: 'stuck job retried', timeoutMs: 5000 });
+    expect(signals[0]?.aborted).toBe(true);
+    expect(signals[0]?.reason).toBeInstanceOf(errors.JobTimeoutError);
+    await waitFor(async () => (await app!.queues.stats('stuck')).failed === 1, {
+      what: 'stuck job failed for good',
+      timeoutMs: 5000,
+    });
+    const failed = await app.queues.get('stuck').queue?.getJob(String(stuck.id));
+    expect(failed?.failedReason).toMatch(/passed its 200 ms deadline/);
+    expect(failed?.attemptsMade).toBe(2);
+    const text = await metrics!.registry.metrics();
+    expect(text).toContain('queue_jobs_total{queue="stuck",outcome="timeout"} 2');
+  });
+
+  it('honours a per-job timeoutMs', async () => {
+    ({ app } = await createApp({ connection: inject('redisUrl') }));
+    app.queues.define('slow', { defaults: { attempts: 1 } });
+    app.queues.process(
+      'slow',
+      (_job, signal) =>
+        new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+    );
+    await app.ready();
+    const started = Date.now();
+    const job = await app.queues.add('slow', {}, { timeoutMs: 150 });
+    await waitFor(async () => (await app!.queues.stats('slow')).failed === 1, { what: 'failed' });
+    expect(Date.now() - started).toBeLessThan(3000);
+    const failed = await app.queues.get('slow').queue?.getJob(String(job.id));
+    expect(failed?.failedReason).toMatch(/passed its 150 ms deadline/);
+  });
+});
