@@ -1,0 +1,220 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+const int = (minimum: number, defaultValue: number, description: string, maximum?: number) =>
+  Type.Integer({
+    minimum,
+    ...(maximum === undefined ? {} : { maximum }),
+    default: defaultValue,
+    description,
+  });
+
+/**
+ * Every environment variable the reference API reads. Each key's description says what it
+ * expects; the startup check turns each violation into one line naming the variable.
+ */
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Union(
+    [Type.Literal('development'), Type.Literal('production'), Type.Literal('test')],
+    { default: 'development', description: 'development, production or test' },
+  ),
+  PORT: int(0, 3000, 'an integer TCP port from 0 to 65535', 65535),
+  HOST: Type.String({
+    minLength: 1,
+    default: '127.0.0.1',
+    description: 'an interface to bind; 0.0.0.0 in a container',
+  }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) =>
+      Type.Literal(level),
+    ),
+    {
+      default: 'info',
+      description: 'a pino level: fatal, error, warn, info, debug, trace or silent',
+    },
+  ),
+  DATABASE_URL: Type.Optional(
+    Type.String({
+      pattern: '^postgres(ql)?://',
+      description: 'a postgres:// URL; unset runs embedded PostgreSQL (PGlite)',
+    }),
+  ),
+  PGLITE_DATA_DIR: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'a folder for the embedded database; unset keeps it in memory',
+    }),
+  ),
+  REDIS_URL: Type.Optional(
+    Type.String({
+      pattern: '^rediss?://',
+      description: 'a redis:// URL; unset keeps rate limits per process and disables the queue',
+    }),
+  ),
+  JWT_SECRET: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'the HMAC secret for access tokens, at least 32 characters in production',
+    }),
+  ),
+  JWT_EXPIRES_IN: Type.String({
+    pattern: '^\\d+[smhd]$',
+    default: '15m',
+    description: 'an access token lifetime like 900s, 15m, 1h or 1d',
+  }),
+  METRICS_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      description: 'a bearer token of at least 16 characters for GET /metrics',
+    }),
+  ),
+  HEALTH_TOKEN: Type.Optional(
+    Type.String({
+      minLength: 16,
+      description: 'a bearer token of at least 16 characters for GET /health/detailed',
+    }),
+  ),
+  CORS_ORIGIN: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'a comma-separated list of allowed origins (https://app.example.com)',
+    }),
+  ),
+  TRUST_PROXY: Type.String({
+    default: 'false',
+    description: 'false, true, a hop count, or comma-separated proxy addresses/CIDRs',
+  }),
+  RATE_LIMIT_GLOBAL_MAX: int(1, 600, 'requests per window per client IP, an integer ≥ 1'),
+  RATE_LIMIT_GLOBAL_WINDOW_MS: int(1000, 60_000, 'the global window in ms, an integer ≥ 1000'),
+  RATE_LIMIT_TENANT_MAX: int(1, 1000, 'requests per window per tenant, an integer ≥ 1'),
+  RATE_LIMIT_TENANT_WINDOW_MS: int(1000, 60_000, 'the tenant window in ms, an integer ≥ 1000'),
+  RATE_LIMIT_USER_MAX: int(1, 60, 'requests per window per user, an integer ≥ 1'),
+  RATE_LIMIT_USER_WINDOW_MS: int(1000, 60_000, 'the user window in ms, an integer ≥ 1000'),
+  RATE_LIMIT_AUTH_MAX: int(1, 5, 'login attempts per window per IP and account, an integer ≥ 1'),
+  RATE_LIMIT_AUTH_WINDOW_MS: int(1000, 900_000, 'the auth window in ms, an integer ≥ 1000'),
+  DB_POOL_MIN: int(0, 2, 'the minimum pool size, an integer ≥ 0'),
+  DB_POOL_MAX: int(1, 20, 'the maximum pool size, an integer ≥ 1'),
+  DB_STATEMENT_TIMEOUT_MS: int(1, 30_000, 'the statement timeout in ms, an integer ≥ 1'),
+  DB_CONNECTION_TIMEOUT_MS: int(1, 10_000, 'the connection timeout in ms, an integer ≥ 1'),
+  DB_IDLE_TIMEOUT_MS: int(1, 30_000, 'the idle client timeout in ms, an integer ≥ 1'),
+  DB_BREAKER_RESET_TIMEOUT_MS: int(
+    100,
+    30_000,
+    'ms the postgres breaker stays open before half-open trials, an integer ≥ 100',
+  ),
+  SHUTDOWN_DELAY_MS: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description:
+        'ms to stay up unready before closing, an integer ≥ 0 (unset: 5000 in production, 0 otherwise)',
+    }),
+  ),
+  SHUTDOWN_TIMEOUT_MS: int(1, 30_000, 'the whole shutdown deadline in ms, an integer ≥ 1'),
+  WORKERS: Type.Union([Type.Literal('inline'), Type.Literal('off')], {
+    default: 'inline',
+    description: 'inline (workers run in the API process) or off (run `pnpm worker` apart)',
+  }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** Thrown with one line per problem; the entry point prints it and exits 1. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Secrets that appear in tutorials and .env.example files; never accepted in production. */
+const KNOWN_DEFAULT_SECRETS = new Set([
+  'secret',
+  'changeme',
+  'change-me',
+  'supersecret',
+  'jwt-secret',
+  'your-secret-key',
+  'development-only-secret-change-me',
+]);
+
+function isLocalOrigin(origin: string): boolean {
+  return /^(https?:\/\/)?(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i.test(origin.trim());
+}
+
+/** The rules that only production enforces: no throwaway secrets, no open endpoints. */
+function productionProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const secret = config.JWT_SECRET;
+  if (!secret)
+    problems.push(
+      'JWT_SECRET is unset: production needs a random secret of at least 32 characters',
+    );
+  else if (secret.length < 32)
+    problems.push(`JWT_SECRET is ${secret.length} characters: production needs at least 32`);
+  else if (KNOWN_DEFAULT_SECRETS.has(secret.toLowerCase()))
+    problems.push('JWT_SECRET is a well-known default: generate one (openssl rand -base64 48)');
+  if (!config.METRICS_TOKEN)
+    problems.push('METRICS_TOKEN is unset: production does not serve /metrics without a token');
+  if (!config.CORS_ORIGIN)
+    problems.push('CORS_ORIGIN is unset: name the origins allowed to call the API');
+  else if (config.CORS_ORIGIN.split(',').some(isLocalOrigin))
+    problems.push(
+      `CORS_ORIGIN="${config.CORS_ORIGIN}" allows localhost: name the production origins`,
+    );
+  if (!config.DATABASE_URL)
+    problems.push(
+      'DATABASE_URL is unset: production has no embedded database, point it at PostgreSQL',
+    );
+  return problems;
+}
+
+function describe(schema: TSchema, message: string): string {
+  return typeof schema.description === 'string'
+    ? `expects ${schema.description}`
+    : message.toLowerCase();
+}
+
+/** Reads, defaults, converts and validates the configuration from `env`. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const raw = env[key];
+    if (raw !== undefined && raw !== '') input[key] = raw;
+  }
+  // Default and Convert work on a copy: the error message must quote the raw variable.
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, structuredClone(input)));
+  const problems = [...Value.Errors(ConfigSchema, value)].map((error) => {
+    const name = error.path.replace(/^\//, '').split('/')[0] ?? error.path;
+    const property = ConfigSchema.properties[name as keyof Config] as TSchema | undefined;
+    return `${name}=${JSON.stringify(env[name])} is invalid: ${describe(property ?? error.schema, error.message)}`;
+  });
+  const unique = [...new Set(problems)];
+  if (unique.length === 0) {
+    const config = value as Config;
+    if (config.DB_POOL_MIN > config.DB_POOL_MAX) {
+      unique.push(
+        `DB_POOL_MIN=${config.DB_POOL_MIN} is above DB_POOL_MAX=${config.DB_POOL_MAX}: lower it or raise the max`,
+      );
+    }
+    const delay = config.SHUTDOWN_DELAY_MS;
+    if (delay !== undefined && delay >= config.SHUTDOWN_TIMEOUT_MS) {
+      unique.push(
+        `SHUTDOWN_DELAY_MS=${delay} is not below SHUTDOWN_TIMEOUT_MS=${config.SHUTDOWN_TIMEOUT_MS}: the delay is part of the shutdown deadline, lower it`,
+      );
+    }
+    if (config.NODE_ENV === 'production') unique.push(...productionProblems(config));
+  }
+  // One line per problem, so an operator sees every mistake in one start.
+  if (unique.length > 0) {
+    throw new ConfigError(unique.map((problem) => `Invalid configuration: ${problem}`).join('\n'));
+  }
+  return value as Config;
+}
+
+/** `TRUST_PROXY` as Fastify's `trustProxy` option takes it. */
+export function trustProxyOption(value: string): boolean | number | string[] {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+}

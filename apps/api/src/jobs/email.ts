@@ -1,0 +1,123 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Db } from '../database/db.js';
+
+export const EMAIL_QUEUE = 'email';
+export const EmailJob = Type.Object(
+  { outboxId: Type.String({ pattern: '^\\d+$' }) },
+  { additionalProperties: false },
+);
+
+/** The part of `fastify.queues` (@bulwark/queue) the email jobs use. */
+export interface QueuesLike {
+  readonly enabled: boolean;
+  define(name: string, definition: { schema: typeof EmailJob }): unknown;
+  names(): string[];
+  get(name: string): { stats(): Promise<Record<string, number>> };
+  add(name: string, data: unknown, options?: { jobId?: string }): Promise<unknown>;
+  process(
+    name: string,
+    handler: (job: { data: unknown }, signal: AbortSignal) => Promise<unknown>,
+    options?: { concurrency?: number },
+  ): void;
+  replayDead(name: string, options?: { limit?: number }): Promise<number>;
+}
+
+export interface QueueStats {
+  enabled: boolean;
+  queues: {
+    name: string;
+    waiting: number;
+    active: number;
+    delayed: number;
+    completed: number;
+    failed: number;
+    dead: number;
+  }[];
+}
+
+export interface EmailJobs {
+  /** Hands unrelayed outbox rows to the queue (or delivers them in-process with no queue). */
+  relay(limit?: number): Promise<number>;
+  stats(): Promise<QueueStats>;
+  replay(queue: string, limit: number): Promise<number>;
+}
+
+/** "Delivers" an outbox email: there is no SMTP here, delivery is marking the row sent. */
+export async function deliver(db: Db, outboxId: string): Promise<void> {
+  await db.query(
+    `UPDATE outbox SET status = 'sent', sent_at = now() WHERE id = $1 AND status = 'pending'`,
+    [outboxId],
+    { idempotent: true },
+  );
+}
+
+export function emailJobs(options: {
+  db: Db;
+  queues: QueuesLike | undefined;
+  log: FastifyBaseLogger;
+}): EmailJobs {
+  const { db, queues, log } = options;
+  const queueOn = queues?.enabled === true;
+  if (queueOn) queues!.define(EMAIL_QUEUE, { schema: EmailJob });
+
+  return {
+    async relay(limit = 100) {
+      // SKIP LOCKED lets several API instances relay side by side without handing a row twice.
+      return db.transaction(async (client) => {
+        const { rows } = await client.query<{ id: string }>(
+          `SELECT id::text FROM outbox WHERE enqueued_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          [limit],
+        );
+        for (const { id } of rows) {
+          if (queueOn) {
+            // jobId = outbox id: a relay retried after a crash cannot enqueue the email twice.
+            await queues!.add(EMAIL_QUEUE, { outboxId: id }, { jobId: `outbox-${id}` });
+          } else {
+            await client.query(`UPDATE outbox SET status = 'sent', sent_at = now() WHERE id = $1`, [
+              id,
+            ]);
+          }
+          await client.query('UPDATE outbox SET enqueued_at = now() WHERE id = $1', [id]);
+        }
+        if (rows.length > 0) log.debug({ relayed: rows.length, queue: queueOn }, 'outbox relayed');
+        return rows.length;
+      });
+    },
+    async stats() {
+      if (!queueOn) return { enabled: false, queues: [] };
+      const names = queues!.names();
+      const all = await Promise.all(names.map((name) => queues!.get(name).stats()));
+      return {
+        enabled: true,
+        queues: names.map((name, index) => {
+          const counts = all[index]!;
+          const n = (key: string) => counts[key] ?? 0;
+          return {
+            name,
+            waiting: n('waiting'),
+            active: n('active'),
+            delayed: n('delayed'),
+            completed: n('completed'),
+            failed: n('failed'),
+            dead: n('dead'),
+          };
+        }),
+      };
+    },
+    async replay(queue, limit) {
+      if (!queueOn) return 0;
+      return queues!.replayDead(queue, { limit });
+    },
+  };
+}
+
+/** Starts the email worker on `queues` (inline in the API, or in the worker process). */
+export function processEmails(queues: QueuesLike, db: Db): void {
+  if (!queues.names().includes(EMAIL_QUEUE)) queues.define(EMAIL_QUEUE, { schema: EmailJob });
+  queues.process(
+    EMAIL_QUEUE,
+    async (job) => deliver(db, (job.data as { outboxId: string }).outboxId),
+    { concurrency: 5 },
+  );
+}
