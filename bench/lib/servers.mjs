@@ -1,0 +1,48 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { freePort, waitFor } from '@bulwark/testing';
+
+const benchRoot = fileURLToPath(new URL('..', import.meta.url));
+export const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
+
+/** Starts one server under test in its own process, pinned to CPU 0 when taskset exists. */
+export async function startServer(server, extraEnv = {}) {
+  const port = await freePort();
+  const entry = fileURLToPath(new URL(server.entry, new URL('../', import.meta.url)));
+  const command = hasTaskset ? 'taskset' : process.execPath;
+  const args = hasTaskset ? ['-c', '0', process.execPath, entry] : [entry];
+  let output = '';
+  const child = spawn(command, args, {
+    cwd: benchRoot,
+    env: { ...process.env, ...extraEnv, ...server.env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr.on('data', (chunk) => {
+    output = (output + chunk.toString()).slice(-4000);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const readyPath = server.readyPath ?? '/hello';
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${output}`);
+        return (await fetch(url + readyPath)).status < 500;
+      },
+      { timeoutMs: 30_000, what: `${server.label} at ${url}${readyPath}` },
+    );
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    url,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await once(child, 'exit');
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,36 @@
+// Issue 5: the cost of @bulwark/limits on the hot path. Bare Fastify vs Fastify + limits (per-IP
+// GCRA rate limit, RateLimit headers, JSON-API security headers, adaptive load shedding), with
+// the state in process memory and in Redis. Targets: ≥ 0.75 of bare (memory), ≥ 0.5 (Redis).
+// For scale, measured when the issue was filed: @fastify/rate-limit + @fastify/helmet +
+// fastify-metrics + @fastify/under-pressure kept 0.31 (memory) and 0.47 (Redis).
+export default {
+  name: 'limits',
+  title: 'bare Fastify vs Fastify + @bulwark/limits (memory store, Redis store)',
+  needs: ['redis'],
+  servers: [
+    { label: 'bare fastify', entry: 'servers/bare.mjs' },
+    { label: '+ limits (memory)', entry: 'servers/limits-memory.mjs' },
+    { label: '+ limits (redis)', entry: 'servers/limits-redis.mjs' },
+  ],
+  load: { path: '/hello', connections: 50, duration: 10 },
+  rounds: 3,
+  warmupSeconds: 3,
+  targets: [
+    {
+      label: '+ limits (memory)',
+      minRatio: 0.75,
+      check: (row) => [
+        row.non2xx === 0 && row.errors === 0,
+        `no 429/503 and no errors (${row.non2xx} non-2xx, ${row.errors} errors)`,
+      ],
+    },
+    {
+      label: '+ limits (redis)',
+      minRatio: 0.5,
+      check: (row) => [
+        row.non2xx === 0 && row.errors === 0,
+        `no 429/503 and no errors (${row.non2xx} non-2xx, ${row.errors} errors)`,
+      ],
+    },
+  ],
+};
