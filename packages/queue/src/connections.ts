@@ -75,3 +75,17 @@ export function throttledErrorLogger(log: FastifyBaseLogger, everyMs = 10_000) {
     );
   };
 }
+
+/**
+ * Whether a Redis call failed because Redis is unreachable or refusing (an outage) rather than
+ * because of the request: the stream is closed or not writeable, the connection was refused,
+ * reset or timed out, or Redis replied with an error (OOM, READONLY after a failover, …).
+ */
+export function isConnectionError(error: Error | undefined): boolean {
+  return (
+    error?.name === 'ReplyError' ||
+    /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|max retries|MaxRetriesPerRequest/i.test(
+      error?.message ?? '',
+    )
+  );
+}

@@ -1,7 +1,12 @@
 import { type Job, type JobsOptions, Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
-import { closeRedis, createProducerConnection, throttledErrorLogger } from './connections.js';
+import {
+  closeRedis,
+  createProducerConnection,
+  isConnectionError,
+  throttledErrorLogger,
+} from './connections.js';
 import { type DeadJob, deadLetterQueueName, readDead } from './dead-letter.js';
 import { settlesWithin } from './deadline.js';
 import { type DepthSampler, startDepthSampler } from './depth-sampler.js';
@@ -188,7 +193,9 @@ export class QueueManager {
         try {
           return await runner.liveness(queue);
         } catch (error) {
-          if (this.redisDown()) return { skipped: 'Redis unreachable: see queue:redis' };
+          if (this.redisDown() || isConnectionError(error as Error)) {
+            return { skipped: 'Redis unreachable: see queue:redis' };
+          }
           throw error;
         }
       },
@@ -354,20 +361,14 @@ export class QueueManager {
         },
         (error: Error) => {
           clearTimeout(timer);
-          // Redis refusing (ReplyError: OOM, READONLY after a failover, …) is an outage too.
-          const connectionError =
-            producer?.status !== 'ready' ||
-            error?.name === 'ReplyError' ||
-            /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|max retries|MaxRetriesPerRequest/i.test(
-              error?.message ?? '',
-            );
-          reject(connectionError ? unavailable(error) : error);
+          const outage = producer?.status !== 'ready' || isConnectionError(error);
+          reject(outage ? unavailable(error) : error);
         },
       );
     });
   }
 
-  /** The producer lost Redis (a lazy connection that has not connected yet is not "down"). */
+  /** The producer lost its connection and is trying to get it back. */
   private redisDown(): boolean {
     const status = this.producer?.status;
     return status === 'reconnecting' || status === 'close' || status === 'end';

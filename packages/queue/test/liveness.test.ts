@@ -28,7 +28,9 @@ describe('consumer liveness check', () => {
     await expect(health!.run('queue:work:consumer')).resolves.toMatchObject({ waiting: 0 });
 
     // Simulates a worker that silently stopped consuming (e.g. a hung blocking connection).
-    await q.worker?.pause(true);
+    // pause() (not pause(true)) also interrupts the blocking fetch already in flight, which could
+    // otherwise still take the job added next.
+    await q.worker?.pause();
     await q.add({ n: 1 });
     await expect(health!.run('queue:work:consumer')).resolves.toMatchObject({ waiting: 1 });
     await new Promise((resolve) => setTimeout(resolve, 1200));
