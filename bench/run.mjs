@@ -56,8 +56,17 @@ async function runHttpScenario(scenario, env) {
   const servers = [];
   try {
     for (const server of scenario.servers) servers.push(await startServer(server, env));
-    // A server may override the scenario's load (e.g. its own path): { ...load, ...server.load }.
-    const loadFor = (index) => ({ ...scenario.load, ...scenario.servers[index].load });
+    // A server may override the scenario's load (e.g. its own path): { ...load, ...server.load },
+    // and its `setup(url)` may add more once it listens (e.g. an Authorization header).
+    const prepared = [];
+    for (const [index, server] of servers.entries()) {
+      prepared.push((await scenario.servers[index].setup?.(server.url)) ?? {});
+    }
+    const loadFor = (index) => ({
+      ...scenario.load,
+      ...scenario.servers[index].load,
+      ...prepared[index],
+    });
     for (const [index, server] of servers.entries()) {
       await measure(server.url, { ...loadFor(index), duration: scenario.warmupSeconds ?? 3 });
     }
@@ -157,7 +166,7 @@ try {
       '',
       `Load: ${load}.`,
       '',
-      table(rows),
+      (scenario.table ?? table)(rows),
       '',
       ...verdicts.map((line) => `- ${line}`),
     ].join('\n');

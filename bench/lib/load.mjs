@@ -20,6 +20,7 @@ export async function measure(url, load) {
     connections: load.connections ?? 50,
     pipelining: load.pipelining ?? 1,
     duration: load.duration ?? 10,
+    amount: load.amount,
     overallRate: load.overallRate,
     timeout: load.timeoutSeconds ?? 10,
   });

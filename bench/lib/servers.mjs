@@ -37,6 +37,7 @@ export async function startServer(server, extraEnv = {}) {
   }
   return {
     url,
+    pid: child.pid,
     async stop() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
