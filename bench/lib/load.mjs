@@ -47,3 +47,17 @@ export function median(values) {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
+
+/** The median of every figure measure() reports, over several runs of one server. */
+export function medianOfRuns(runs) {
+  const pick = (key) => median(runs.map((run) => run[key]));
+  return {
+    reqPerSec: pick('reqPerSec'),
+    goodputPerSec: pick('goodputPerSec'),
+    p50: pick('p50'),
+    p99: pick('p99'),
+    okP99: pick('okP99'),
+    non2xx: pick('non2xx'),
+    errors: pick('errors'),
+  };
+}

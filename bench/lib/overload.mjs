@@ -11,7 +11,7 @@
 // instant retry, so the server spends its time refusing (each refusal costs tens of µs, the
 // admitted work 1 ms) and no shedder can hold both targets; offered load is what "several times
 // its capacity" means.
-import { measure, median } from './load.mjs';
+import { measure, medianOfRuns } from './load.mjs';
 import { startServer } from './servers.mjs';
 
 const UNLOADED_CONNECTIONS = 2;
@@ -26,16 +26,7 @@ async function profile(server, load) {
   for (let round = 0; round < ROUNDS; round += 1) {
     runs.push(await measure(server.url, { path: '/hello', ...load, duration: DURATION }));
   }
-  const pick = (key) => median(runs.map((run) => run[key]));
-  return {
-    reqPerSec: pick('reqPerSec'),
-    goodputPerSec: pick('goodputPerSec'),
-    p50: pick('p50'),
-    p99: pick('p99'),
-    okP99: pick('okP99'),
-    non2xx: pick('non2xx'),
-    errors: pick('errors'),
-  };
+  return medianOfRuns(runs);
 }
 
 /** Rows `<label>, unloaded` and `<label>, offered N× capacity` for each `[label, server]`. */

@@ -14,6 +14,7 @@ export default {
     { label: '+ health, hanging check', entry: 'servers/health.mjs' },
   ],
   load: { path: '/health/ready', connections: 50, duration: 10 },
+  ratioOf: 'reqPerSec',
   rounds: 3,
   warmupSeconds: 3,
   target: {

@@ -123,6 +123,7 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 
 export default {
   name: 'queue',
+  needs: ['redis'],
   title: `raw BullMQ worker vs @bulwark/queue worker (${JOBS} no-op jobs, concurrency ${CONCURRENCY})`,
   target: { label: '@bulwark/queue worker', minRatio: 0.9 },
   async run({ redisUrl }) {

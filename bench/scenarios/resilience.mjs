@@ -21,6 +21,7 @@ export default {
     },
   ],
   load: { path: '/hello', connections: 50, duration: 10, timeoutSeconds: 15 },
+  ratioOf: 'reqPerSec',
   rounds: 3,
   warmupSeconds: 3,
   target: {

@@ -2,7 +2,7 @@
 // (closed loop, 50 connections); then bare and the full Bulwark stack (memory and Redis stores)
 // are each offered half of it, open loop (autocannon overallRate), interleaved for ROUNDS rounds.
 // Target: the stack's p99 within 1 ms of bare's at that rate.
-import { measure, median } from '../lib/load.mjs';
+import { measure, median, medianOfRuns } from '../lib/load.mjs';
 import { startServer } from '../lib/servers.mjs';
 
 const ROUNDS = 3;
@@ -67,18 +67,7 @@ export default {
         }
       }
       return Object.keys(servers).map((key) => {
-        const pick = (field) => median(runs[key].map((run) => run[field]));
-        return {
-          label: LABELS[key],
-          offered,
-          reqPerSec: pick('reqPerSec'),
-          goodputPerSec: pick('goodputPerSec'),
-          p50: pick('p50'),
-          p99: pick('p99'),
-          okP99: pick('okP99'),
-          non2xx: pick('non2xx'),
-          errors: pick('errors'),
-        };
+        return { label: LABELS[key], offered, ...medianOfRuns(runs[key]) };
       });
     } finally {
       await Promise.all(Object.values(servers).map((server) => server.stop()));

@@ -4,6 +4,7 @@
 //   PLUGINS   comma list of observability, health, limits, resilience, queue; default all five
 //   STORE     the rate-limit store: memory (default) or redis (needs REDIS_URL)
 //   WORK_MS   CPU each /hello burns (busy loop on the clock), for the overload scenario; 0
+//   SHEDDING  off: @bulwark/limits without load shedding (to measure capacity apart from it)
 //
 // With observability, requests are logged at info (JSON, one completion line each) to a file
 // that is removed on exit. resilience runs a real pg pool (DATABASE_URL) and queue a real BullMQ
@@ -49,6 +50,7 @@ if (plugins.has('limits')) {
     ...(store === 'redis' ? { redis: need('REDIS_URL') } : {}),
     keyPrefix: `bench:${process.pid}:`,
     global: { max: 1_000_000_000, windowMs: 60_000 },
+    ...(process.env.SHEDDING === 'off' ? { shedding: false } : {}),
   });
 }
 if (plugins.has('resilience')) {
