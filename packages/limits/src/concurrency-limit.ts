@@ -27,9 +27,11 @@ export interface AdaptiveConcurrencyLimitOptions {
  * when the server started out overloaded and never saw an unloaded baseline (Vegas's no-load
  * RTT, measured per request, so a mix of fast and slow routes does not skew it). While the
  * average stays within `tolerance × baseline` and the limit is actually used, the limit grows
- * by √limit per window (the queue allowance of Gradient2); when latency rises past it, the limit is
- * multiplied by `tolerance × baseline / average` (at least 0.5), the gradient of Gradient2. The
- * result converges on the concurrency where requests stop queueing behind each other.
+ * by √limit per window (the queue allowance of Gradient2), but never past `limit × ceiling /
+ * average`, so a limit of a few slow requests settles instead of swinging by half; when latency
+ * rises past it, the limit is multiplied by `ceiling / average` (at least 0.5), the gradient of
+ * Gradient2. The result converges on the concurrency where requests stop queueing behind each
+ * other.
  */
 export class AdaptiveConcurrencyLimit {
   readonly #min: number;
@@ -96,8 +98,13 @@ export class AdaptiveConcurrencyLimit {
     const ceiling = Math.max(this.#floor, this.#tolerance * Math.min(this.#baseline, service));
     if (average <= ceiling) {
       // Grow only when the limit is what held concurrency back; an idle server proves nothing.
+      // By √limit (Gradient2's queue allowance), but no further than the latency headroom
+      // suggests (limit × ceiling / average): with a few slow requests per batch, √limit alone
+      // would overshoot by half and the limit would swing.
       if (peak >= this.#limit * 0.75) {
-        this.#limit = Math.min(this.#max, this.#limit + Math.max(1, Math.sqrt(this.#limit)));
+        const step = Math.max(1, Math.sqrt(this.#limit));
+        const headroom = average > 0 ? this.#limit * (ceiling / average) : Number.POSITIVE_INFINITY;
+        this.#limit = Math.min(this.#max, this.#limit + step, Math.max(this.#limit, headroom));
       }
     } else {
       const gradient = Math.max(0.5, ceiling / average);

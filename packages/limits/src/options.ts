@@ -155,7 +155,7 @@ export const LimitsOptionsSchema = Type.Object(
               minimum: 0,
               default: 3,
               description:
-                'Latency (ms, including the wait behind other requests) that never counts as overload, however fast the baseline.',
+                'Average in-process latency (ms: service time plus the wait behind admitted requests of the same event-loop batch) that never counts as overload, however fast the baseline. Queueing of a few ms is not shed; past it, admitted requests are kept near it.',
             }),
             retryAfterSeconds: Type.Integer({
               minimum: 0,

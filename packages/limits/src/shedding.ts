@@ -29,11 +29,13 @@ export interface Shedder {
 }
 
 const kAdmitted = Symbol('bulwark.limits.admitted');
-const kQueued = Symbol('bulwark.limits.queued');
+const kAhead = Symbol('bulwark.limits.ahead');
+const kUsed = Symbol('bulwark.limits.used');
 const kBatch = Symbol('bulwark.limits.batch');
 type TrackedRequest = FastifyRequest & {
   [kAdmitted]?: number;
-  [kQueued]?: number;
+  [kAhead]?: number;
+  [kUsed]?: number;
   [kBatch]?: number;
 };
 
@@ -41,14 +43,23 @@ type TrackedRequest = FastifyRequest & {
  * Load shedding in front of every route but probes. Concurrency is counted so that synchronous
  * handlers count too: a request that finished in the same event-loop batch as a later one still
  * delayed it (Node runs the requests one socket read at a time), so the count is requests in
- * flight plus requests of the current batch already finished. Latency is measured from the start
- * of the batch, which includes the wait behind earlier requests in it.
+ * flight plus requests of the current batch already finished, and that count is also what the
+ * limiter is told the limit was used to.
+ *
+ * A request's latency sample is its own service time plus the service time of the admitted
+ * requests that finished before it in the same batch: the wait behind admitted work. Time spent
+ * before onRequest (in the socket, behind other event-loop work) and behind the 503s of the same
+ * batch is left out on purpose: under overload it is mostly the cost of shedding, and lowering
+ * the limit cannot reduce it (an open-loop arrival gets a 503 instead), so counting it made the
+ * limit fall further the more was shed, down to a fraction of capacity.
  */
 export function createShedder(fastify: FastifyInstance, options: SheddingOptions): Shedder {
   const limiter = new AdaptiveConcurrencyLimit(options);
   let inFlight = 0;
   let batch = 0;
-  let batchStart = 0;
+  // Service time (ms) of the admitted requests of the current batch that already finished: the
+  // wait a request admitted now has behind admitted work, when the handlers are synchronous.
+  let batchWork = 0;
   let batchArmed = false;
   let finishedInBatch = 0;
   let overload: ShedReason | undefined;
@@ -141,9 +152,14 @@ export function createShedder(fastify: FastifyInstance, options: SheddingOptions
     if (admitted === undefined) return;
     tracked[kAdmitted] = undefined;
     inFlight -= 1;
-    if (tracked[kBatch] === batch) finishedInBatch += 1;
     const now = performance.now();
-    limiter.addSample(now - (tracked[kQueued] ?? admitted), inFlight + 1, now, now - admitted);
+    const service = now - admitted;
+    if (tracked[kBatch] === batch) {
+      finishedInBatch += 1;
+      batchWork += service;
+    }
+    const latency = service + (tracked[kAhead] ?? 0);
+    limiter.addSample(latency, tracked[kUsed] ?? 1, now, service);
   }
 
   function admit(priority: Priority) {
@@ -153,7 +169,7 @@ export function createShedder(fastify: FastifyInstance, options: SheddingOptions
       if (!batchArmed) {
         batchArmed = true;
         batch += 1;
-        batchStart = now;
+        batchWork = 0;
         finishedInBatch = 0;
         setImmediate(endBatch);
       }
@@ -162,12 +178,14 @@ export function createShedder(fastify: FastifyInstance, options: SheddingOptions
         priority === 'critical'
           ? Math.max(limit + 1, Math.ceil(limit * 1.5))
           : Math.max(1, limit * share);
-      if (inFlight + finishedInBatch >= ceiling) return shed(reply, priority, 'concurrency');
+      const used = inFlight + finishedInBatch;
+      if (used >= ceiling) return shed(reply, priority, 'concurrency');
       if (overload !== undefined && priority !== 'critical') return shed(reply, priority, overload);
       inFlight += 1;
       const tracked = request as TrackedRequest;
       tracked[kAdmitted] = now;
-      tracked[kQueued] = batchStart;
+      tracked[kAhead] = batchWork;
+      tracked[kUsed] = used + 1;
       tracked[kBatch] = batch;
       done();
     };

@@ -83,6 +83,49 @@ describe('AdaptiveConcurrencyLimit', () => {
     expect(Math.min(...seen.slice(-100))).toBeGreaterThanOrEqual(1);
   });
 
+  it('settles instead of swinging when a few slow requests fill each batch', () => {
+    // 1 ms of CPU per request again, with the default 3 ms floor: √limit steps alone overshoot
+    // (5 → 7 → 5 …); capped by the latency headroom, the limit settles where the batch's average
+    // latency meets the floor: (1 + 2 + … + 5) / 5 = 3 ms.
+    const limit = new AdaptiveConcurrencyLimit({
+      ...options,
+      initialLimit: 100,
+      latencyFloorMs: 3,
+    });
+    let now = 0;
+    const seen: number[] = [];
+    for (let batch = 0; batch < 300; batch += 1) {
+      const admitted = limit.limit;
+      for (let k = 1; k <= admitted; k += 1) {
+        now += 1;
+        limit.addSample(k, admitted, now, 1);
+      }
+      seen.push(limit.limit);
+    }
+    expect(new Set(seen.slice(-100))).toStrictEqual(new Set([5]));
+  });
+
+  it('grows by √limit, but no further than limit × ceiling / average', () => {
+    const limit = new AdaptiveConcurrencyLimit({ ...options, initialLimit: 100, baselineDrift: 0 });
+    // Baseline 10 ms, far from the 20 ms ceiling: a full √100 step.
+    const now = feed(
+      limit,
+      1,
+      () => 10,
+      (l) => l,
+    );
+    expect(limit.limit).toBe(110);
+    // 19 ms against a 20 ms ceiling: √110 ≈ 10.5 would overshoot; 110 × 20 / 19 ≈ 115.8 is the cap.
+    feed(
+      limit,
+      1,
+      () => 19,
+      (l) => l,
+      now,
+    );
+    expect(limit.limit).toBe(115);
+  });
+
   it('ignores latency under latencyFloorMs however small the baseline', () => {
     const limit = new AdaptiveConcurrencyLimit({ ...options, latencyFloorMs: 2 });
     const now = feed(

@@ -122,6 +122,28 @@ describe('load shedding', () => {
     ).toBe(1);
   });
 
+  it('raises the limit again while synchronous handlers fill it (issue 5)', async () => {
+    // Synchronous handlers finish before the next request of the batch starts, so in-flight is
+    // always 0 when they finish; the limit must still count as used, or it can only ever fall.
+    app = Fastify();
+    await app.register(limits, {
+      shedding: { initialLimit: 2, minLimit: 1, maxLimit: 50 },
+      global: { everyRoute: false },
+    });
+    app.get('/sync', () => ({ ok: true }));
+    await app.ready();
+    let served = 0;
+    for (let round = 0; round < 12 && app.limits.concurrencyLimit <= 2; round += 1) {
+      const responses = await Promise.all(Array.from({ length: 20 }, () => app!.inject('/sync')));
+      served = responses.filter((response) => response.statusCode === 200).length;
+      await sleep(110); // past the 100 ms measurement window
+    }
+    expect(app.limits.concurrencyLimit).toBeGreaterThan(2);
+    const responses = await Promise.all(Array.from({ length: 20 }, () => app!.inject('/sync')));
+    served = responses.filter((response) => response.statusCode === 200).length;
+    expect(served).toBeGreaterThan(2);
+  });
+
   it('can be turned off', async () => {
     app = Fastify();
     await app.register(limits, { shedding: false });
