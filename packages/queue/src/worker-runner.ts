@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { RedisOptions } from 'ioredis';
 import { closeRedis, createWorkerConnection } from './connections.js';
 import { copyToDeadLetter } from './dead-letter.js';
-import { runWithDeadline, settlesWithin } from './deadline.js';
+import { DeadlineAttempt, settlesWithin } from './deadline.js';
 import { InvalidDefinitionError, JobInterruptedError, JobTimeoutError } from './errors.js';
 import type { QueueMetrics } from './telemetry.js';
 import type { JobHandler, ProcessOptions } from './types.js';
@@ -42,8 +42,8 @@ function positiveInteger(value: unknown, what: string, fallback: number): number
 export class WorkerRunner<T = unknown, R = unknown> {
   readonly worker: Worker<T, R>;
   readonly concurrency: number;
-  /** Abort controllers of the attempts running now, by job id. */
-  readonly inFlight = new Map<string, AbortController>();
+  /** The attempts running now, by job id. */
+  readonly inFlight = new Map<string, DeadlineAttempt<R>>();
   /** Last time this worker started or finished an attempt, or had nothing to do. */
   lastActivityAt = Date.now();
   private readonly context: WorkerContext;
@@ -100,27 +100,24 @@ export class WorkerRunner<T = unknown, R = unknown> {
   private async runAttempt(job: Job<T, R>, token: string | undefined): Promise<R> {
     const { queueName, metrics } = this.context;
     const id = String(job.id);
-    const controller = new AbortController();
-    this.inFlight.set(id, controller);
-    this.lastActivityAt = Date.now();
     const started = performance.now();
+    this.lastActivityAt = Date.now();
     if (metrics.enabled && job.attemptsMade === 0 && job.attemptsStarted <= 1) {
       const availableAt = job.timestamp + (job.opts.delay ?? 0);
       metrics.wait(queueName, Math.max(0, (job.processedOn ?? Date.now()) - availableAt) / 1000);
     }
-    const timeoutMs =
-      (job.opts as Record<string, unknown>)[JOB_TIMEOUT_KEY] === undefined
-        ? this.context.timeoutMs
-        : Number((job.opts as Record<string, unknown>)[JOB_TIMEOUT_KEY]);
+    const ownTimeout = (job.opts as Record<string, unknown>)[JOB_TIMEOUT_KEY];
+    const timeoutMs = ownTimeout === undefined ? this.context.timeoutMs : Number(ownTimeout);
+    const attempt = new DeadlineAttempt<R>(
+      (signal) => this.handler(job, signal),
+      timeoutMs,
+      () => new JobTimeoutError(id, queueName, timeoutMs),
+    );
+    this.inFlight.set(id, attempt);
     try {
-      return await runWithDeadline(
-        (signal) => this.handler(job, signal),
-        controller,
-        timeoutMs,
-        () => new JobTimeoutError(id, queueName, timeoutMs),
-      );
+      return await attempt.result;
     } catch (error) {
-      if (error instanceof JobInterruptedError && controller.signal.reason === error) {
+      if (error instanceof JobInterruptedError && attempt.abortedWith(error)) {
         // Shutdown: hand the job back to the wait list without spending an attempt. If Redis
         // can't be reached, it stays active and stalled-job recovery re-queues it once its lock
         // expires. Either way BullMQ must not record a failure, hence WaitingError.
@@ -225,8 +222,8 @@ export class WorkerRunner<T = unknown, R = unknown> {
         { queue, inFlight: this.inFlight.size, drainTimeoutMs },
         'drain time spent: aborting in-flight jobs and leaving them for retry',
       );
-      for (const [id, controller] of this.inFlight) {
-        controller.abort(new JobInterruptedError(id, queue));
+      for (const [id, attempt] of this.inFlight) {
+        attempt.abort(new JobInterruptedError(id, queue));
       }
       if (!(await settlesWithin(closed, 3000))) {
         // Redis is unreachable: stop waiting. Locks expire and another worker's stalled-job

@@ -1,73 +1,102 @@
 import { waitFor } from '@bulwark/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
-import { runWithDeadline } from '../src/deadline.js';
+import { DeadlineAttempt } from '../src/deadline.js';
 import { errors } from '../src/index.js';
 import { createApp } from './helpers.js';
 
-describe('runWithDeadline (pure)', () => {
+describe('DeadlineAttempt (pure)', () => {
   it('settles with the timeout reason at the deadline even if the handler never settles', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
-      const controller = new AbortController();
-      const attempt = runWithDeadline(
+      const attempt = new DeadlineAttempt(
         () => new Promise(() => {}),
-        controller,
         100,
         () => new Error('late'),
       );
-      const settled = expect(attempt).rejects.toThrow('late');
+      const settled = expect(attempt.result).rejects.toThrow('late');
       await vi.advanceTimersByTimeAsync(100);
       await settled;
-      expect(controller.signal.aborted).toBe(true);
+      expect(attempt.controller.signal.aborted).toBe(true);
+      expect(attempt.controller.signal.reason).toStrictEqual(new Error('late'));
     } finally {
       vi.useRealTimers();
     }
   });
 
   it('passes through a result or a synchronous throw and clears its timer', async () => {
-    const controller = new AbortController();
-    await expect(
-      runWithDeadline(
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const value = new DeadlineAttempt(
         () => 7,
-        controller,
         1000,
         () => new Error('x'),
-      ),
-    ).resolves.toBe(7);
-    await expect(
-      runWithDeadline(
+      );
+      await expect(value.result).resolves.toBe(7);
+      const resolved = new DeadlineAttempt(
+        async () => 8,
+        1000,
+        () => new Error('x'),
+      );
+      await expect(resolved.result).resolves.toBe(8);
+      const thrown = new DeadlineAttempt(
         () => {
           throw new Error('sync');
         },
-        new AbortController(),
         1000,
         () => new Error('x'),
-      ),
-    ).rejects.toThrow('sync');
-    expect(controller.signal.aborted).toBe(false);
+      );
+      await expect(thrown.result).rejects.toThrow('sync');
+      const rejected = new DeadlineAttempt(
+        () => Promise.reject(new Error('async')),
+        1000,
+        () => new Error('x'),
+      );
+      await expect(rejected.result).rejects.toThrow('async');
+      expect(vi.getTimerCount()).toBe(0);
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(value.controller.signal.aborted).toBe(false);
+      expect(thrown.controller.signal.aborted).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
-  it('settles at once with the reason when aborted from outside', async () => {
-    const controller = new AbortController();
-    const attempt = runWithDeadline(
+  it('settles at once with the reason when aborted, and ignores an abort after it settled', async () => {
+    const attempt = new DeadlineAttempt(
       () => new Promise(() => {}),
-      controller,
       10_000,
       () => new Error('x'),
     );
-    controller.abort(new Error('shutdown'));
-    await expect(attempt).rejects.toThrow('shutdown');
-    const already = new AbortController();
-    already.abort(new Error('early'));
-    await expect(
-      runWithDeadline(
-        () => 1,
-        already,
-        10,
-        () => new Error('x'),
-      ),
-    ).rejects.toThrow('early');
+    const shutdown = new Error('shutdown');
+    attempt.abort(shutdown);
+    await expect(attempt.result).rejects.toThrow('shutdown');
+    expect(attempt.controller.signal.reason).toBe(shutdown);
+    expect(attempt.abortedWith(shutdown)).toBe(true);
+    const done = new DeadlineAttempt(
+      () => 1,
+      10_000,
+      () => new Error('x'),
+    );
+    await expect(done.result).resolves.toBe(1);
+    done.abort(new Error('late'));
+    expect(done.controller.signal.aborted).toBe(false);
+    expect(done.abortedWith(shutdown)).toBe(false);
+  });
+
+  it('ignores what the handler settles with after the deadline', async () => {
+    let finish: (value: number) => void = () => {};
+    const attempt = new DeadlineAttempt(
+      () =>
+        new Promise<number>((resolve) => {
+          finish = resolve;
+        }),
+      10,
+      () => new Error('late'),
+    );
+    await expect(attempt.result).rejects.toThrow('late');
+    finish(5);
+    await expect(attempt.result).rejects.toThrow('late');
   });
 });
 
