@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { openLoop } from './open-loop.mjs';
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return Number.NaN;
@@ -10,6 +11,8 @@ function percentile(sorted, p) {
  * status class, so overload scenarios can report goodput and the p99 of successful requests.
  */
 export async function measure(url, load) {
+  // A fixed offered rate needs a real open-loop client (see open-loop.mjs for why not autocannon).
+  if (load.overallRate) return openLoop(url, load);
   const ok = [];
   const other = [];
   const instance = autocannon({
@@ -21,7 +24,6 @@ export async function measure(url, load) {
     pipelining: load.pipelining ?? 1,
     duration: load.duration ?? 10,
     amount: load.amount,
-    overallRate: load.overallRate,
     timeout: load.timeoutSeconds ?? 10,
   });
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {

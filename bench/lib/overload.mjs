@@ -2,8 +2,9 @@
 //
 // Each server is first measured unloaded (UNLOADED_CONNECTIONS closed-loop connections: enough
 // to keep the CPU busy, not enough to queue): that gives its maximum goodput and unloaded p99.
-// Then it is offered OVERLOAD_FACTOR × that rate, open-loop (autocannon's overallRate over
-// OVERLOAD_CONNECTIONS connections), as real traffic arrives whether or not the server keeps up.
+// Then it is offered OVERLOAD_FACTOR × that rate, open loop (lib/open-loop.mjs: a fixed arrival
+// rate, latency from the intended send time), as real traffic arrives whether or not the server
+// keeps up.
 // With @bulwark/limits' shedding the excess gets an immediate 503 and the admitted requests stay
 // fast; bare Fastify queues everything and its latency grows with the queue.
 //
