@@ -153,7 +153,7 @@ try {
     const verdicts = checkTargets(scenario, rows);
     if (verdicts.some((line) => line.includes('FAIL'))) failed = true;
     const load = scenario.load
-      ? `${scenario.load.connections ?? 50} connections × ${scenario.load.duration ?? 10} s on ${scenario.load.method ?? 'GET'} ${scenario.load.path}, ${scenario.rounds ?? 3} interleaved rounds (median), ${scenario.warmupSeconds ?? 3} s warm-up`
+      ? `${scenario.load.connections ?? 50} connections × ${scenario.load.duration ?? 10} s on ${scenario.load.method ?? 'GET'} ${scenario.load.path}${scenario.load.overallRate ? `, ${scenario.load.overallRate} req/s offered (open loop)` : ''}, ${scenario.rounds ?? 3} interleaved rounds (median), ${scenario.warmupSeconds ?? 3} s warm-up`
       : 'custom run';
     const text = [
       `### ${scenario.name}: ${scenario.title}`,
