@@ -104,7 +104,12 @@ export async function openLoop(url, load) {
   await new Promise((resolve) => setTimeout(resolve, warmupMs + durationMs));
   clearInterval(timer);
   const seconds = (performance.now() - measureFrom) / 1000;
-  // Requests still unanswered at the end count as errors: they were offered and not served.
+  // Let the requests in flight finish (up to the request timeout); those that don't count as
+  // errors: they were offered and not served.
+  const settleBy = performance.now() + (load.timeoutSeconds ?? 5) * 1000;
+  while ((waiting.length > 0 || idle.length < sockets.size) && performance.now() < settleBy) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
   const unanswered =
     waiting.length + [...sockets].filter((socket) => !idle.includes(socket)).length;
   for (const socket of sockets) socket.destroy();
