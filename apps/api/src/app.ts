@@ -98,6 +98,11 @@ export async function buildApp({
   });
   await app.register(limits, {
     ...(config.REDIS_URL ? { redis: config.REDIS_URL } : {}),
+    // Registration and login spend ~100 ms hashing (scrypt, N=2^15) on purpose. The shedder's
+    // default 3 ms latency floor suits microsecond handlers: with it, one hash in a 100 ms window
+    // of fast requests reads as overload, the limit collapses to 1, and every request arriving
+    // while a hash runs is answered 503 at a few requests per second (bench/chaos redis-kill).
+    shedding: { latencyFloorMs: 100 },
     global: { max: config.RATE_LIMIT_GLOBAL_MAX, windowMs: config.RATE_LIMIT_GLOBAL_WINDOW_MS },
     // Tenant and user come from the verified token: unauthenticated routes skip these tiers.
     tenant: {
@@ -129,8 +134,15 @@ export async function buildApp({
       connectionTimeoutMillis: config.DB_CONNECTION_TIMEOUT_MS,
       idleTimeoutMillis: config.DB_IDLE_TIMEOUT_MS,
       statementTimeoutMillis: config.DB_STATEMENT_TIMEOUT_MS,
+      // The client-side deadline of one call (connection wait included) follows the configured
+      // timeouts: a server that stops answering (dropped packets) never runs statement_timeout,
+      // and the plugin's fixed 35 s default would hold each pooled connection that long.
+      queryTimeoutMillis: config.DB_CONNECTION_TIMEOUT_MS + config.DB_STATEMENT_TIMEOUT_MS,
       critical: true,
-      breaker: { resetTimeoutMs: config.DB_BREAKER_RESET_TIMEOUT_MS },
+      breaker: {
+        resetTimeoutMs: config.DB_BREAKER_RESET_TIMEOUT_MS,
+        windowMs: config.DB_BREAKER_WINDOW_MS,
+      },
     },
   });
   const db: Db = app.db;

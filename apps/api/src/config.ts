@@ -102,6 +102,11 @@ export const ConfigSchema = Type.Object({
     30_000,
     'ms the postgres breaker stays open before half-open trials, an integer ≥ 100',
   ),
+  DB_BREAKER_WINDOW_MS: int(
+    1000,
+    10_000,
+    'the postgres breaker weighs the calls of this many ms, an integer ≥ 1000',
+  ),
   SHUTDOWN_DELAY_MS: Type.Optional(
     Type.Integer({
       minimum: 0,

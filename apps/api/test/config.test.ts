@@ -29,6 +29,7 @@ describe('configuration from the environment', () => {
       DB_CONNECTION_TIMEOUT_MS: 10_000,
       DB_IDLE_TIMEOUT_MS: 30_000,
       DB_BREAKER_RESET_TIMEOUT_MS: 30_000,
+      DB_BREAKER_WINDOW_MS: 10_000,
       SHUTDOWN_TIMEOUT_MS: 30_000,
       WORKERS: 'inline',
     });

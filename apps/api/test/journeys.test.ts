@@ -256,6 +256,24 @@ describe('reference API journeys (real process, real PostgreSQL)', () => {
     });
     expect(longTitle.status).toBe(400);
   });
+
+  // Found by bench/chaos bad-input: an unknown queue name answered 500 BULWARK_QUEUE_UNKNOWN.
+  it('answers 404 to a replay of a queue that does not exist', async () => {
+    const tenant = uniqueTenant('replay');
+    await api.register(tenant, 'admin@replay.test');
+    const token = await api.login(tenant, 'admin@replay.test');
+    const response = await api.request('POST', '/api/v1/admin/queues/no-such-queue/replay', {
+      token,
+      body: {},
+    });
+    expect(response.status).toBe(404);
+    expect(response.body).toMatchObject({ statusCode: 404, code: 'BULWARK_API_NOT_FOUND' });
+    const known = await api.request('POST', '/api/v1/admin/queues/email/replay', {
+      token,
+      body: {},
+    });
+    expect(known.body).toStrictEqual({ replayed: 0 });
+  });
 });
 
 describe('access token expiry', () => {

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../database/db.js';
+import { NotFoundError } from '../errors.js';
 
 export const EMAIL_QUEUE = 'email';
 export const EmailJob = Type.Object(
@@ -107,6 +108,8 @@ export function emailJobs(options: {
     },
     async replay(queue, limit) {
       if (!queueOn) return 0;
+      // An unknown name is the caller's mistake: 404, not @bulwark/queue's 500 (BULWARK_QUEUE_UNKNOWN).
+      if (!queues!.names().includes(queue)) throw new NotFoundError('Queue');
       return queues!.replayDead(queue, { limit });
     },
   };
