@@ -3,7 +3,7 @@
 // Usage (from the repository root): pnpm chaos [--short] [scenario ...]
 // A scenario is named by its name (`redis-kill`) or number (`2`). Prints PASS/FAIL per bound,
 // writes bench/CHAOS.md (a run replaces the sections of the scenarios it ran) and exits 1 when
-// any bound failed. Never run in CI.
+// any bound failed. .ci/run runs it with --short after the tests.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
