@@ -131,6 +131,15 @@ export function createShedder(fastify: FastifyInstance, options: SheddingOptions
     overload = reason;
   }, options.sampleIntervalMs);
   sampler.unref();
+  // Startup (loading modules, compiling schemas, running migrations) may block the event loop
+  // for seconds on a busy machine; that is not overload, and counting it answered the first
+  // requests after listen 503 until the next sample. Forget what was seen before ready.
+  fastify.addHook('onReady', (done) => {
+    delay?.reset();
+    elu = performance.eventLoopUtilization();
+    overload = undefined;
+    done();
+  });
 
   const retryAfter = String(options.retryAfterSeconds);
   // Sent directly, not thrown: a shed request must cost as little as possible (no Error with a

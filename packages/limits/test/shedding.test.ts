@@ -122,6 +122,40 @@ describe('load shedding', () => {
     ).toBe(1);
   });
 
+  // Found by CI: the reference API's first requests after start were answered 503 (its journeys
+  // test failed): a busy startup on a loaded machine blocked the event loop past the backstop
+  // while the delay monitor was already recording.
+  it('does not count event-loop blocking before the app is ready against the delay backstop', async () => {
+    app = Fastify();
+    await app.register(limits, {
+      shedding: { maxEventLoopDelayMs: 100, sampleIntervalMs: 500 },
+      global: { everyRoute: false },
+    });
+    const block = (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {}
+    };
+    // Startup goes on over several event-loop turns (the delay monitor records a block only
+    // between two of its ticks), then a plugin blocks the event loop for 300 ms, past the backstop.
+    await sleep(50);
+    await app.register(async () => block(300));
+    app.get('/work', async () => ({ done: true }));
+    await app.ready();
+    // Through the next two samples (one of which would have seen the startup block), nothing is shed.
+    const statuses = new Set<number>();
+    for (const until = Date.now() + 1_200; Date.now() < until; await sleep(20)) {
+      statuses.add((await app.inject('/work')).statusCode);
+    }
+    expect([...statuses]).toStrictEqual([200]);
+    // A block once the app is ready still trips it: the backstop itself is not turned off.
+    block(300);
+    let shed = false;
+    for (const until = Date.now() + 2_000; !shed && Date.now() < until; await sleep(20)) {
+      shed = (await app.inject('/work')).statusCode === 503;
+    }
+    expect(shed).toBe(true);
+  });
+
   it('raises the limit again while synchronous handlers fill it (issue 5)', async () => {
     // Synchronous handlers finish before the next request of the batch starts, so in-flight is
     // always 0 when they finish; the limit must still count as used, or it can only ever fall.
