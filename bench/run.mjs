@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, startRedis } from '@bulwark/testing';
-import { measure, medianOfRuns } from './lib/load.mjs';
+import { measure, median, medianOfRuns } from './lib/load.mjs';
 import { hasTaskset, startServer } from './lib/servers.mjs';
 
 // The load generator runs on CPU 1, the servers on CPU 0: re-exec once under taskset.
@@ -84,7 +84,15 @@ async function runHttpScenario(scenario, env) {
     // Scenarios whose answers are meant to be non-2xx (a probe that reports a hang, a fail-fast
     // 503) say `ratioOf: 'reqPerSec'`.
     const of = scenario.ratioOf ?? 'goodputPerSec';
-    for (const row of rows) row.ratio = row[of] / rows[0][of];
+    // Paired ratios: each round's figure over bare's in the same round, then the median of those.
+    // This machine's speed drifts by up to 2× over tens of seconds (shared host); a ratio of
+    // medians taken at different moments carried that drift, a per-round ratio mostly cancels it.
+    rows.forEach((row, index) => {
+      const ratios = runs[index].map((run, round) => run[of] / runs[0][round][of]);
+      row.ratio = median(ratios);
+      row.ratioMin = Math.min(...ratios);
+      row.ratioMax = Math.max(...ratios);
+    });
     return rows;
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
@@ -130,7 +138,7 @@ function table(rows) {
   ];
   for (const row of rows) {
     lines.push(
-      `| ${row.label} | ${fmt(row.reqPerSec)} | ${fmt(row.ratio, 2)} | ${fmt(row.goodputPerSec)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${fmt(row.okP99, 1)} | ${fmt(row.non2xx)} | ${fmt(row.errors)} |`,
+      `| ${row.label} | ${fmt(row.reqPerSec)} | ${fmt(row.ratio, 2)}${row.ratioMin === undefined ? '' : ` (${fmt(row.ratioMin, 2)}–${fmt(row.ratioMax, 2)})`} | ${fmt(row.goodputPerSec)} | ${fmt(row.p50, 1)} | ${fmt(row.p99, 1)} | ${fmt(row.okP99, 1)} | ${fmt(row.non2xx)} | ${fmt(row.errors)} |`,
     );
   }
   return lines.join('\n');
@@ -153,7 +161,7 @@ try {
     const verdicts = checkTargets(scenario, rows);
     if (verdicts.some((line) => line.includes('FAIL'))) failed = true;
     const load = scenario.load
-      ? `${scenario.load.connections ?? 50} connections × ${scenario.load.duration ?? 10} s on ${scenario.load.method ?? 'GET'} ${scenario.load.path}${scenario.load.overallRate ? `, ${scenario.load.overallRate} req/s offered (open loop)` : ''}, ${scenario.rounds ?? 3} interleaved rounds (median), ${scenario.warmupSeconds ?? 3} s warm-up`
+      ? `${scenario.load.connections ?? 50} connections × ${scenario.load.duration ?? 10} s on ${scenario.load.method ?? 'GET'} ${scenario.load.path}${scenario.load.overallRate ? `, ${scenario.load.overallRate} req/s offered (open loop)` : ''}, ${scenario.rounds ?? 3} interleaved rounds (ratio: median of the per-round ratios to bare, min–max in brackets), ${scenario.warmupSeconds ?? 3} s warm-up`
       : 'custom run';
     const text = [
       `### ${scenario.name}: ${scenario.title}`,

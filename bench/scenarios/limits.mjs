@@ -15,8 +15,9 @@ export default {
     { label: '+ limits (memory)', entry: 'servers/limits-memory.mjs' },
     { label: '+ limits (redis)', entry: 'servers/limits-redis.mjs' },
   ],
-  load: { path: '/hello', connections: 50, duration: 10 },
-  rounds: 3,
+  // Short rounds, many of them, each paired with bare's of the same round (see run.mjs).
+  load: { path: '/hello', connections: 50, duration: 4 },
+  rounds: 9,
   warmupSeconds: 3,
   targets: [
     {

@@ -1,11 +1,6 @@
+import { performance } from 'node:perf_hooks';
 import rateLimit from '@fastify/rate-limit';
-import type {
-  FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
-  onRequestAsyncHookHandler,
-  RouteOptions,
-} from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { BoundedStore } from './bounded-store.js';
 import { InvalidOptionError } from './errors.js';
 import { type GcraPolicy, gcraPolicy } from './gcra.js';
@@ -16,6 +11,7 @@ import { connectionFactory, whenReady } from './redis-connection.js';
 import { type RedisClientLike, RedisStore } from './redis-store.js';
 import { addRouteHook } from './route-hooks.js';
 import type { RateLimitStore, StoreDecision } from './store.js';
+import { kStoreWaitMs, type StoreWaitCarrier } from './store-wait.js';
 
 /** The rate-limit tiers, in the order a request meets them. */
 export const TIERS = ['global', 'tenant', 'user', 'auth'] as const;
@@ -52,6 +48,13 @@ interface RateLimitResult {
   isExceeded?: boolean;
 }
 
+/** Callback-style hook body: calls `done()` when every tier allows, or sends the 429 and does not. */
+export type RateLimitCheck = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: (error?: Error) => void,
+) => void;
+
 const kKey = Symbol('bulwark.limits.key');
 const kLimiter = Symbol('bulwark.limits.limiter');
 type KeyedRequest = FastifyRequest & { [kKey]?: string };
@@ -60,8 +63,12 @@ type KeyedRequest = FastifyRequest & { [kKey]?: string };
 export interface RateLimitEngine {
   readonly storeKind: 'memory' | 'redis';
   readonly inFallback: boolean;
-  /** Adds this route's hooks, per its config and the tier defaults. */
-  onRoute(route: RouteOptions): void;
+  /**
+   * Sets up this route's tiers, per its config and the tier defaults: adds a preHandler hook for
+   * the tiers that need what the app's hooks establish (tenant, user, account) and returns the
+   * per-IP check for the plugin's own onRequest hook, if this route has one.
+   */
+  onRoute(route: RouteOptions): RateLimitCheck | undefined;
   close(): Promise<void>;
 }
 
@@ -254,8 +261,11 @@ export async function createRateLimitEngine(
   }
 
   const legacy = options.legacyHeaders;
-  function hookFor(phase: Limiter[], first: boolean): onRequestAsyncHookHandler {
-    return async function bulwarkRateLimit(request: FastifyRequest, reply: FastifyReply) {
+  // Only a shared store makes a request wait; its wait is left on the request for the shedder.
+  const timeWaits = useRedis;
+  function checkFor(phase: Limiter[], first: boolean): RateLimitCheck {
+    // The tiers of one phase, in order; true when all allow, false once a 429 was sent.
+    async function run(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
       let policies = '';
       let states = '';
       let tightest: { limiter: Limiter; remaining: number; seconds: number } | undefined;
@@ -263,7 +273,12 @@ export async function createRateLimitEngine(
         const key = limiter.extract(request);
         if (key === undefined) continue;
         (request as KeyedRequest)[kKey] = key;
+        const started = timeWaits ? performance.now() : 0;
         const result = await limiter.check!(request);
+        if (timeWaits) {
+          const carrier = request as StoreWaitCarrier;
+          carrier[kStoreWaitMs] = (carrier[kStoreWaitMs] ?? 0) + performance.now() - started;
+        }
         const remaining = result.remaining ?? 0;
         const seconds = Math.ceil((result.ttl ?? 0) / 1000);
         policies += policies ? `, ${limiter.policyItem}` : limiter.policyItem;
@@ -290,10 +305,10 @@ export async function createRateLimitEngine(
             .headers(headers)
             .type(JSON_TYPE)
             .send(rateLimitedBody(limiter.tier, seconds));
-          return reply;
+          return false;
         }
       }
-      if (!policies) return;
+      if (!policies) return true;
       if (first) {
         reply.header('ratelimit-policy', policies);
         reply.header('ratelimit', states);
@@ -311,6 +326,12 @@ export async function createRateLimitEngine(
           reply.header('x-ratelimit-reset', tightest.seconds);
         }
       }
+      return true;
+    }
+    return function bulwarkRateLimit(request, reply, done) {
+      run(request, reply).then((allowed) => {
+        if (allowed) done();
+      }, done);
     };
   }
 
@@ -324,7 +345,7 @@ export async function createRateLimitEngine(
         bulwarkProbe?: boolean;
         limits?: Partial<Record<TierName, TierRouteConfig>>;
       };
-      if (config.bulwarkProbe === true) return;
+      if (config.bulwarkProbe === true) return undefined;
       const early: Limiter[] = [];
       const late: Limiter[] = [];
       for (const tier of TIERS) {
@@ -346,8 +367,8 @@ export async function createRateLimitEngine(
         // hooks (authentication, body parsing) establish, so they run last, in preHandler.
         (tier === 'global' ? early : late).push(limiter);
       }
-      if (early.length > 0) addRouteHook(route, 'onRequest', hookFor(early, true));
-      if (late.length > 0) addRouteHook(route, 'preHandler', hookFor(late, early.length === 0));
+      if (late.length > 0) addRouteHook(route, 'preHandler', checkFor(late, early.length === 0));
+      return early.length > 0 ? checkFor(early, true) : undefined;
     },
     async close() {
       await closeConnection?.();

@@ -1,6 +1,6 @@
 import type { RouteOptions } from 'fastify';
 
-type HookName = 'onRequest' | 'preHandler' | 'onResponse' | 'onRequestAbort';
+type HookName = 'onRequest' | 'preHandler';
 
 /**
  * Adds a hook to one route from an onRoute hook, so routes that do not need it pay nothing.

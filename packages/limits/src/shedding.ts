@@ -1,9 +1,10 @@
+import type { ServerResponse } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AdaptiveConcurrencyLimit } from './concurrency-limit.js';
 import { type CounterLike, counterFor, type MetricsLike } from './integrations.js';
 import type { SheddingOptions } from './options.js';
-import { addRouteHook } from './route-hooks.js';
+import { kStoreWaitMs, type StoreWaitCarrier } from './store-wait.js';
 
 /**
  * The body Fastify's error handler makes from `new OverloadedError(seconds)`, without building
@@ -24,20 +25,28 @@ export interface Shedder {
   readonly inFlight: number;
   /** The backstop tripped at the last sample, if any. */
   readonly overload: ShedReason | undefined;
-  onRoute(route: RouteOptions, priority: Priority): void;
+  /**
+   * The admission check for routes of this priority: true admits the request (and counts it in
+   * flight until its response closes), false means a 503 was sent.
+   */
+  gate(priority: Priority): (request: FastifyRequest, reply: FastifyReply) => boolean;
   close(): void;
 }
 
-const kAdmitted = Symbol('bulwark.limits.admitted');
-const kAhead = Symbol('bulwark.limits.ahead');
-const kUsed = Symbol('bulwark.limits.used');
-const kBatch = Symbol('bulwark.limits.batch');
-type TrackedRequest = FastifyRequest & {
-  [kAdmitted]?: number;
-  [kAhead]?: number;
-  [kUsed]?: number;
-  [kBatch]?: number;
-};
+/** What the shedder keeps about one admitted request, on its raw response. */
+interface Admission {
+  readonly request: FastifyRequest;
+  /** performance.now() at admission. */
+  readonly admitted: number;
+  /** Service time of the admitted requests that finished before it in its batch (ms). */
+  readonly ahead: number;
+  /** The concurrency it was admitted at (itself included). */
+  readonly used: number;
+  readonly batch: number;
+}
+
+const kAdmission = Symbol('bulwark.limits.admission');
+type TrackedResponse = { [kAdmission]?: Admission };
 
 /**
  * Load shedding in front of every route but probes. Concurrency is counted so that synchronous
@@ -155,25 +164,32 @@ export function createShedder(fastify: FastifyInstance, options: SheddingOptions
     reply.code(503).headers(shedHeaders).send(shedBody);
   }
 
-  function finish(request: FastifyRequest): void {
-    const tracked = request as TrackedRequest;
-    const admitted = tracked[kAdmitted];
-    if (admitted === undefined) return;
-    tracked[kAdmitted] = undefined;
+  // One listener per admitted request, shared (no closure): the raw response emits 'close' once,
+  // after the response is written or when the connection drops first, so it covers both the
+  // onResponse and the onRequestAbort case and costs less than either hook (onResponse alone adds
+  // two listeners and a closure per request unless another plugin already pays for them).
+  function finish(this: TrackedResponse): void {
+    const admission = this[kAdmission];
+    if (admission === undefined) return;
+    this[kAdmission] = undefined;
     inFlight -= 1;
     const now = performance.now();
-    const service = now - admitted;
-    if (tracked[kBatch] === batch) {
+    // The wait on the shared rate-limit store is not this process's work: it is bounded by
+    // storeTimeoutMs and watched by the store's own fallback. Counted, a Redis round trip that
+    // grows under CPU contention (or while the process answers 503s) would cut the limit, which
+    // sheds more, which slows the round trip: the feedback that collapsed the Redis-store bench.
+    const waited = (admission.request as StoreWaitCarrier)[kStoreWaitMs] ?? 0;
+    const service = Math.max(0, now - admission.admitted - waited);
+    if (admission.batch === batch) {
       finishedInBatch += 1;
       batchWork += service;
     }
-    const latency = service + (tracked[kAhead] ?? 0);
-    limiter.addSample(latency, tracked[kUsed] ?? 1, now, service);
+    limiter.addSample(service + admission.ahead, admission.used, now, service);
   }
 
-  function admit(priority: Priority) {
+  function gate(priority: Priority) {
     const share = priority === 'sheddable' ? 0.75 : 1;
-    return function bulwarkShed(request: FastifyRequest, reply: FastifyReply, done: () => void) {
+    return function bulwarkShed(request: FastifyRequest, reply: FastifyReply): boolean {
       const now = performance.now();
       if (!batchArmed) {
         batchArmed = true;
@@ -188,31 +204,25 @@ export function createShedder(fastify: FastifyInstance, options: SheddingOptions
           ? Math.max(limit + 1, Math.ceil(limit * 1.5))
           : Math.max(1, limit * share);
       const used = inFlight + finishedInBatch;
-      if (used >= ceiling) return shed(reply, priority, 'concurrency');
-      if (overload !== undefined && priority !== 'critical') return shed(reply, priority, overload);
+      if (used >= ceiling) {
+        shed(reply, priority, 'concurrency');
+        return false;
+      }
+      if (overload !== undefined && priority !== 'critical') {
+        shed(reply, priority, overload);
+        return false;
+      }
       inFlight += 1;
-      const tracked = request as TrackedRequest;
-      tracked[kAdmitted] = now;
-      tracked[kAhead] = batchWork;
-      tracked[kUsed] = used + 1;
-      tracked[kBatch] = batch;
-      done();
+      const raw = reply.raw as unknown as TrackedResponse & ServerResponse;
+      raw[kAdmission] = { request, admitted: now, ahead: batchWork, used: used + 1, batch };
+      raw.on('close', finish);
+      return true;
     };
   }
-
-  // Callback style: no promise per request on the hot path.
-  const onResponse = (request: FastifyRequest, _reply: FastifyReply, done: () => void) => {
-    finish(request);
-    done();
-  };
-  const onAbort = (request: FastifyRequest, done: () => void) => {
-    finish(request);
-    done();
-  };
-  const hooks = {
-    critical: admit('critical'),
-    normal: admit('normal'),
-    sheddable: admit('sheddable'),
+  const gates = {
+    critical: gate('critical'),
+    normal: gate('normal'),
+    sheddable: gate('sheddable'),
   };
 
   return {
@@ -225,10 +235,8 @@ export function createShedder(fastify: FastifyInstance, options: SheddingOptions
     get overload() {
       return overload;
     },
-    onRoute(route, priority) {
-      addRouteHook(route, 'onRequest', hooks[priority], 'first');
-      addRouteHook(route, 'onResponse', onResponse);
-      addRouteHook(route, 'onRequestAbort', onAbort);
+    gate(priority) {
+      return gates[priority];
     },
     close() {
       clearInterval(sampler);

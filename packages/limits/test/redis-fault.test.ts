@@ -34,6 +34,8 @@ describe('Redis outage', () => {
   let redis: RedisServer | undefined;
   let proxy: FaultProxy | undefined;
   const warnings: string[] = [];
+  const outageWarnings = () =>
+    warnings.filter((msg) => msg.startsWith('rate limit store unavailable')).length;
   afterEach(async () => {
     await app?.close();
     await proxy?.close();
@@ -88,6 +90,8 @@ describe('Redis outage', () => {
     await waitFor(() => !server.limits.inFallback, { timeoutMs: 5000, what: 'shared limiting' });
     expect(await decisions(registry, 'allowed')).toBeGreaterThan(0);
 
+    // Counted from here: a busy machine may trip the deadline before the fault, a separate outage.
+    const warnedBefore = outageWarnings();
     await redis.kill();
     const outageFrom = load.elapsed();
     await waitFor(() => server.limits.inFallback, { timeoutMs: 2000, what: 'fallback' });
@@ -108,9 +112,7 @@ describe('Redis outage', () => {
       what: 'shared limiting to resume',
     });
     // One warning for the whole outage, however many requests it touched.
-    expect(warnings.filter((msg) => msg.startsWith('rate limit store unavailable'))).toHaveLength(
-      1,
-    );
+    expect(outageWarnings() - warnedBefore).toBe(1);
     const allowedBefore = await decisions(registry, 'limited');
     await sleep(300);
     const samples = await load.stop();
@@ -125,9 +127,6 @@ describe('Redis outage', () => {
     );
     expect(await decisions(registry, 'limited')).toBeGreaterThan(allowedBefore);
     expectAllAnswered(samples, 'redis killed');
-    expect(warnings.filter((msg) => msg.startsWith('rate limit store unavailable'))).toHaveLength(
-      1,
-    );
   });
 
   it('keeps answering within the deadline when Redis is blackholed, and resumes after the fault heals', async () => {
@@ -144,6 +143,7 @@ describe('Redis outage', () => {
     // A busy shared machine can trip the 50 ms deadline before the fault; wait for shared mode.
     await waitFor(() => !server.limits.inFallback, { timeoutMs: 5000, what: 'shared limiting' });
 
+    const warnedBefore = outageWarnings();
     proxy.blackhole();
     const outageFrom = load.elapsed();
     await waitFor(() => server.limits.inFallback, { timeoutMs: 2000, what: 'fallback' });
@@ -159,9 +159,7 @@ describe('Redis outage', () => {
       what: 'shared limiting to resume',
     });
     // One warning for the whole outage, however many requests it touched.
-    expect(warnings.filter((msg) => msg.startsWith('rate limit store unavailable'))).toHaveLength(
-      1,
-    );
+    expect(outageWarnings() - warnedBefore).toBe(1);
     const sharedBefore =
       (await decisions(registry, 'limited')) + (await decisions(registry, 'allowed'));
     await sleep(300);
@@ -174,9 +172,6 @@ describe('Redis outage', () => {
       what: 'health to recover',
     });
     expectAllAnswered(samples, 'redis blackholed');
-    expect(warnings.filter((msg) => msg.startsWith('rate limit store unavailable'))).toHaveLength(
-      1,
-    );
   });
 
   it('starts and serves with limits enforced locally when Redis is down at boot', async () => {

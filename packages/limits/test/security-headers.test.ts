@@ -5,15 +5,19 @@ import limits from '../src/index.js';
 const JSON_API_HEADERS = {
   'content-security-policy': "default-src 'none';frame-ancestors 'none'",
   'cross-origin-resource-policy': 'same-origin',
-  'origin-agent-cluster': '?1',
   'referrer-policy': 'no-referrer',
   'x-content-type-options': 'nosniff',
-  'x-dns-prefetch-control': 'off',
-  'x-download-options': 'noopen',
   'x-frame-options': 'DENY',
-  'x-permitted-cross-domain-policies': 'none',
-  'x-xss-protection': '0',
 };
+
+// helmet's defaults for HTML documents that a JSON API leaves off (see security-headers.ts).
+const DOCUMENT_ONLY = [
+  'origin-agent-cluster',
+  'x-dns-prefetch-control',
+  'x-download-options',
+  'x-permitted-cross-domain-policies',
+  'x-xss-protection',
+];
 
 describe('security headers', () => {
   let app: FastifyInstance | undefined;
@@ -49,7 +53,7 @@ describe('security headers', () => {
   }
 
   function securityHeaders(headers: Record<string, unknown>) {
-    const names = [...Object.keys(JSON_API_HEADERS), 'strict-transport-security'];
+    const names = [...Object.keys(JSON_API_HEADERS), ...DOCUMENT_ONLY, 'strict-transport-security'];
     return Object.fromEntries(Object.entries(headers).filter(([name]) => names.includes(name)));
   }
 
@@ -57,6 +61,17 @@ describe('security headers', () => {
     const app = await build();
     const response = await app.inject('/hello');
     expect(securityHeaders(response.headers)).toStrictEqual(JSON_API_HEADERS);
+  });
+
+  it('turns a document-only header back on through helmet options', async () => {
+    const app = await build({
+      securityHeaders: { helmet: { xDnsPrefetchControl: { allow: false } } },
+    });
+    const response = await app.inject('/hello');
+    expect(securityHeaders(response.headers)).toStrictEqual({
+      ...JSON_API_HEADERS,
+      'x-dns-prefetch-control': 'off',
+    });
   });
 
   it('sends HSTS when asked (the default in production)', async () => {

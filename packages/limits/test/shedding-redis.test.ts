@@ -1,0 +1,48 @@
+import { type FaultProxy, listen, startFaultProxy, throughProxy } from '@bulwark/testing';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import limits from '../src/index.js';
+import { sleep, steadyLoad } from './load.js';
+
+describe('load shedding with the Redis store', () => {
+  let app: FastifyInstance | undefined;
+  let proxy: FaultProxy | undefined;
+  afterEach(async () => {
+    await app?.close();
+    await proxy?.close();
+    app = undefined;
+    proxy = undefined;
+  });
+
+  it('does not cut the concurrency limit when Redis gets slower (the store wait is not the process’s latency)', async () => {
+    const target = new URL(inject('redisUrl'));
+    proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: Number(target.port) } });
+    app = Fastify();
+    await app.register(limits, {
+      redis: throughProxy(inject('redisUrl'), proxy),
+      keyPrefix: `test:shed-redis:${process.pid}:${Date.now()}:`,
+      // Far above the added latency: this is about the shedder, not the store's fallback.
+      storeTimeoutMs: 1000,
+      global: { max: 1_000_000_000, windowMs: 60_000 },
+      // A tight shedder: 1 ms of in-process latency over a sub-ms baseline would count as overload.
+      shedding: { initialLimit: 20, minLimit: 1, maxLimit: 100, latencyFloorMs: 1, tolerance: 2 },
+    });
+    app.get('/hello', async () => ({ hello: 'world' }));
+    const url = `${await listen(app)}/hello`;
+
+    const load = steadyLoad(url, 8);
+    await sleep(500); // a fast baseline
+    // Every Redis round trip now takes 40 ms or more (20 ms each way): the requests wait ~40×
+    // their baseline, but on the store, not on this process.
+    proxy.latency(20);
+    const slowFrom = load.elapsed();
+    await sleep(1500);
+    const samples = await load.stop();
+
+    const slow = load.since(slowFrom);
+    expect(slow.filter((sample) => sample.ms >= 40).length).toBeGreaterThan(20);
+    expect(samples.filter((sample) => sample.status !== 200)).toStrictEqual([]);
+    expect(app.limits.concurrencyLimit).toBeGreaterThanOrEqual(8);
+    expect(app.limits.inFallback).toBe(false);
+  });
+});
