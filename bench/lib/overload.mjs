@@ -71,7 +71,7 @@ export function overloadTargets(label) {
         const factor = row.okP99 / unloaded.okP99;
         return [
           factor <= 3,
-          `p99 of 2xx ${row.okP99} ms = ${factor.toFixed(1)} × unloaded ${unloaded.okP99} ms ≤ 3 ×`,
+          `p99 of 2xx ${row.okP99.toFixed(1)} ms = ${factor.toFixed(1)} × unloaded ${unloaded.okP99.toFixed(1)} ms ≤ 3 ×`,
         ];
       },
     },
