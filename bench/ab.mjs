@@ -8,18 +8,11 @@
 // Usage (from bench/): node ab.mjs [--seconds 3] [--rounds 7] label=servers/x.mjs[,ENV:value...] ...
 // The first server is the baseline, e.g.
 //   node ab.mjs bare=servers/bare.mjs ref=servers/headers-only.mjs mem=servers/limits-memory.mjs
-import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { hasTaskset, startServer } from './lib/servers.mjs';
+import { pinLoadGenerator, startServer } from './lib/servers.mjs';
 
-if (hasTaskset && !process.env.BULWARK_BENCH_PINNED) {
-  const result = spawnSync('taskset', ['-c', '1', process.execPath, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, BULWARK_BENCH_PINNED: '1' },
-  });
-  process.exit(result.status ?? 1);
-}
+pinLoadGenerator();
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

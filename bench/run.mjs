@@ -1,21 +1,14 @@
 // Runs load benchmarks: every scenario against bare Fastify in the same run. Never run in CI.
 // Usage: pnpm bench [scenario ...]   (from the repository root)
-import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, startRedis } from '@bulwark/testing';
 import { measure, median, medianOfRuns } from './lib/load.mjs';
-import { hasTaskset, startServer } from './lib/servers.mjs';
+import { hasTaskset, pinLoadGenerator, startServer } from './lib/servers.mjs';
 
 // The load generator runs on CPU 1, the servers on CPU 0: re-exec once under taskset.
-if (hasTaskset && !process.env.BULWARK_BENCH_PINNED) {
-  const result = spawnSync('taskset', ['-c', '1', process.execPath, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, BULWARK_BENCH_PINNED: '1' },
-  });
-  process.exit(result.status ?? 1);
-}
+pinLoadGenerator();
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const wanted = process.argv.slice(2);

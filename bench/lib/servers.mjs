@@ -6,6 +6,19 @@ import { freePort, waitFor } from '@bulwark/testing';
 const benchRoot = fileURLToPath(new URL('..', import.meta.url));
 export const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 
+/**
+ * Re-runs the calling script once under `taskset -c 1` (the load generator's CPU; servers get
+ * CPU 0) and exits with its status; returns at once when already pinned or without taskset.
+ */
+export function pinLoadGenerator() {
+  if (!hasTaskset || process.env.BULWARK_BENCH_PINNED) return;
+  const result = spawnSync('taskset', ['-c', '1', process.execPath, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, BULWARK_BENCH_PINNED: '1' },
+  });
+  process.exit(result.status ?? 1);
+}
+
 /** Starts one server under test in its own process, pinned to CPU 0 when taskset exists. */
 export async function startServer(server, extraEnv = {}) {
   const port = await freePort();

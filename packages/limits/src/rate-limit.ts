@@ -204,8 +204,6 @@ export async function createRateLimitEngine(
   }
 
   const legacy = options.legacyHeaders;
-  // Only a shared store makes a request wait; its wait is left on the request for the shedder.
-  const timeWaits = useRedis;
 
   /**
    * Applies one tier's decision: counts it and adds it to the verdicts; when it says no, sends
@@ -293,12 +291,11 @@ export async function createRateLimitEngine(
         if (key === undefined) continue;
         const decision = store.decide(limiter.prefix + key, limiter.policy);
         if (decision instanceof Promise) {
-          const started = timeWaits ? performance.now() : 0;
+          // Only the shared store answers later; its wait is left on the request for the shedder.
+          const started = performance.now();
           decision.then((answer) => {
-            if (timeWaits) {
-              const carrier = request as StoreWaitCarrier;
-              carrier[kStoreWaitMs] = (carrier[kStoreWaitMs] ?? 0) + performance.now() - started;
-            }
+            const carrier = request as StoreWaitCarrier;
+            carrier[kStoreWaitMs] = (carrier[kStoreWaitMs] ?? 0) + performance.now() - started;
             if (apply(limiter, answer, verdicts, reply))
               from(i + 1, verdicts, request, reply, done);
           }, done);
