@@ -61,10 +61,10 @@ export default {
         .map(([key, value]) => `\`${key}=${value}\``)
         .join(
           ', ',
-        )}, so a call's client-side deadline is 1.5 s (connection wait + statement timeout). /metrics is scraped every 100 ms for \`circuit_breaker_state{breaker="postgres"}\` and \`db_pool_total\`.`,
+        )}, so a call's client-side deadline is 1.5 s (connection wait + statement timeout). /metrics is scraped every 100 ms for \`circuit_breaker_state{breaker="postgres",state="open"}\` and \`db_pool_connections\`.`,
     );
     note(
-      "Window of the p99 bound: requests started from the first scrape that shows the breaker open (state 2) until the heal. Before that, the breaker (50 % failure rate over `DB_BREAKER_WINDOW_MS`) is still weighing the successes of the seconds before the cut against the failures. With the API's default 10 s window it opened anywhere from 4 s into the cut to not at all (load shedding lets few calls reach the pool, so failures pile up slowly while the successes stay in the window); with a 4 s window it opens within ~4 s. Meanwhile @bulwark/limits' adaptive load shedding already answers most requests 503 `BULWARK_LIMITS_OVERLOADED` at once, while the few it admits wait for the 1.5 s deadline; the table shows that phase separately.",
+      "Window of the p99 bound: requests started from the first scrape that shows the breaker open (`state=open` at 1) until the heal. Before that, the breaker (50 % failure rate over `DB_BREAKER_WINDOW_MS`) is still weighing the successes of the seconds before the cut against the failures. With the API's default 10 s window it opened anywhere from 4 s into the cut to not at all (load shedding lets few calls reach the pool, so failures pile up slowly while the successes stay in the window); with a 4 s window it opens within ~4 s. Meanwhile @bulwark/limits' adaptive load shedding already answers most requests 503 `BULWARK_LIMITS_OVERLOADED` at once, while the few it admits wait for the 1.5 s deadline; the table shows that phase separately.",
     );
     const database = await createDatabase(undefined, 'bulwark_chaos');
     let proxy;
@@ -85,8 +85,8 @@ export default {
       sampler = startSampler(async () => {
         const metrics = await scrape(api.url);
         return {
-          state: metrics.value('circuit_breaker_state', { breaker: 'postgres' }),
-          pool: metrics.value('db_pool_total'),
+          state: metrics.value('circuit_breaker_state', { breaker: 'postgres', state: 'open' }),
+          pool: metrics.value('db_pool_connections'),
         };
       }, 100);
       load = startLoad({
@@ -111,7 +111,7 @@ export default {
 
       const before = summarize(within(records, -Infinity, cutAt));
       const opened = samples.find(
-        (sample) => sample.t >= cutAt && sample.t < healAt && sample.value?.state === 2,
+        (sample) => sample.t >= cutAt && sample.t < healAt && sample.value?.state === 1,
       );
       const openedAt = opened?.t ?? healAt;
       const cut = within(records, cutAt, healAt);
@@ -157,7 +157,7 @@ export default {
         `100 % success from ${(recoveryMs / 1000).toFixed(2)} s after it: ${statusText(after.statuses)}`,
       );
       figure(
-        'pool (db_pool_total)',
+        'pool (db_pool_connections)',
         `max ${maxPool} over ${pools.length} scrapes (${scrapeErrors} failed scrapes)`,
       );
       figure(
@@ -195,7 +195,7 @@ export default {
       check(
         maxPool <= POOL_MAX && pools.length > 0,
         `pool never above DB_POOL_MAX = ${POOL_MAX}`,
-        `max db_pool_total ${maxPool} over ${pools.length} scrapes`,
+        `max db_pool_connections ${maxPool} over ${pools.length} scrapes`,
       );
       check(
         api.running && api.pid === pid,

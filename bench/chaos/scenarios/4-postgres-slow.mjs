@@ -42,7 +42,7 @@ export default {
         )} (the open period outlasts one 5 s health-check interval, so /health/detailed shows the trip reason). The latency stays until the breaker has been open ${holdMs / 1000} s, then is removed.`,
     );
     note(
-      'In-flight database work is bounded by the pool (the API has no separate bulkhead): measured as the TCP connections the fault proxy carries (every statement needs one) and as `db_pool_total`, sampled every 100 ms. Requests beyond it wait for a connection (`db_pool_waiting`), are answered 503 `BULWARK_DB_POOL_EXHAUSTED` after `DB_CONNECTION_TIMEOUT_MS`, or are shed by @bulwark/limits (503 `BULWARK_LIMITS_OVERLOADED`) once latency soars.',
+      'In-flight database work is bounded by the pool (the API has no separate bulkhead): measured as the TCP connections the fault proxy carries (every statement needs one) and as `db_pool_connections`, sampled every 100 ms. Requests beyond it wait for a connection (`db_pool_pending_requests`), are answered 503 `BULWARK_DB_POOL_EXHAUSTED` after `DB_CONNECTION_TIMEOUT_MS`, or are shed by @bulwark/limits (503 `BULWARK_LIMITS_OVERLOADED`) once latency soars.',
     );
     const database = await createDatabase(undefined, 'bulwark_chaos');
     let proxy;
@@ -65,9 +65,9 @@ export default {
         const metrics = await scrape(api.url);
         return {
           connections,
-          state: metrics.value('circuit_breaker_state', { breaker: 'postgres' }),
-          pool: metrics.value('db_pool_total'),
-          waiting: metrics.value('db_pool_waiting'),
+          state: metrics.value('circuit_breaker_state', { breaker: 'postgres', state: 'open' }),
+          pool: metrics.value('db_pool_connections'),
+          waiting: metrics.value('db_pool_pending_requests'),
           slow: calls(metrics, 'slow'),
           failures: calls(metrics, 'failure') + calls(metrics, 'timeout'),
         };
@@ -90,7 +90,7 @@ export default {
       const opened = await (async () => {
         const deadline = slowAt + 40_000;
         while (performance.now() < deadline) {
-          const found = sampler.first((value) => value.state === 2, slowAt);
+          const found = sampler.first((value) => value.state === 1, slowAt);
           if (found) return found;
           await sleep(100);
         }
@@ -157,7 +157,7 @@ export default {
       );
       figure(
         'in-flight database work',
-        `max ${maxConnections} proxied connections, max db_pool_total ${maxPool}, max db_pool_waiting ${maxWaiting} (${during.length} samples)`,
+        `max ${maxConnections} proxied connections, max db_pool_connections ${maxPool}, max db_pool_pending_requests ${maxWaiting} (${during.length} samples)`,
       );
       figure(
         'after the latency was removed',
@@ -187,7 +187,7 @@ export default {
       check(
         maxConnections <= POOL_MAX && maxPool <= POOL_MAX && during.length > 0,
         `in-flight database connections never above DB_POOL_MAX = ${POOL_MAX}`,
-        `max ${maxConnections} through the proxy, max db_pool_total ${maxPool}, while up to ${maxWaiting} calls waited`,
+        `max ${maxConnections} through the proxy, max db_pool_connections ${maxPool}, while up to ${maxWaiting} calls waited`,
       );
     } finally {
       await load?.stop();

@@ -103,16 +103,19 @@ export class HttpMetrics {
   readonly unmatched: RouteSeries;
   readonly inFlightGauge: Gauge;
   readonly exemplars: boolean;
+  readonly #histogramName: string;
 
   constructor(metrics: Metrics, buckets: readonly number[], exemplars: boolean) {
     this.bounds = [...buckets].sort((a, b) => a - b);
     this.exemplars = exemplars;
     this.unmatched = new RouteSeries(this, UNMATCHED_ROUTE);
     const registry = metrics.registry;
+    const prefix = metrics.prefix;
+    this.#histogramName = `${prefix}http_request_duration_seconds`;
     const self = this;
     registry.registerMetric(
       collector(
-        'http_request_duration_seconds',
+        this.#histogramName,
         'Duration of HTTP requests, by method, route template and status code, in seconds.',
         'histogram',
         () => self.#histogramValues(),
@@ -121,7 +124,7 @@ export class HttpMetrics {
     );
     registry.registerMetric(
       collector(
-        'http_requests_total',
+        `${prefix}http_requests_total`,
         'HTTP requests answered, by method, route template and status code (499: abandoned by the client).',
         'counter',
         () => self.all.map((data) => ({ labels: { ...data.labels }, value: data.total })),
@@ -189,6 +192,7 @@ export class HttpMetrics {
   #histogramValues(): MetricValueWithName<string>[] {
     const values: MetricValueWithName<string>[] = [];
     const bounds = this.bounds;
+    const name = this.#histogramName;
     for (const data of this.all) {
       if (data.count === 0) continue;
       let cumulative = 0;
@@ -197,7 +201,7 @@ export class HttpMetrics {
         const value: MetricValueWithName<string> & { exemplar?: Exemplar } = {
           labels: { le: i < bounds.length ? (bounds[i] as number) : '+Inf', ...data.labels },
           value: cumulative,
-          metricName: 'http_request_duration_seconds_bucket',
+          metricName: `${name}_bucket`,
         };
         const exemplar = data.exemplars[i];
         if (exemplar !== undefined) value.exemplar = exemplar;
@@ -207,12 +211,12 @@ export class HttpMetrics {
         {
           labels: { ...data.labels },
           value: data.sum,
-          metricName: 'http_request_duration_seconds_sum',
+          metricName: `${name}_sum`,
         },
         {
           labels: { ...data.labels },
           value: data.count,
-          metricName: 'http_request_duration_seconds_count',
+          metricName: `${name}_count`,
         },
       );
     }

@@ -20,6 +20,8 @@ import { OWNED } from './http-metrics.js';
 export interface Metrics {
   /** The prom-client registry of this app instance (two apps in one process never share one). */
   readonly registry: Registry;
+  /** `metrics.prefix`: prepended to every name the helpers below register. @default '' */
+  readonly prefix: string;
   /** Registers a counter (or returns the one already registered under `config.name`). */
   counter<T extends string = string>(config: MetricConfig<CounterConfiguration<T>>): Counter<T>;
   /** Registers a gauge (or returns the one already registered under `config.name`). */
@@ -46,37 +48,44 @@ function existing(registry: Registry, name: string, type: MetricType): Metric | 
   return found;
 }
 
-/** Builds the `fastify.metrics` decorator around a registry. */
-export function createMetrics(registry: Registry): Metrics {
+/**
+ * Builds the `fastify.metrics` decorator around a registry. The helpers prepend `prefix` to every
+ * name, so one option prefixes every Bulwark family (and any metric the app adds the same way).
+ */
+export function createMetrics(registry: Registry, prefix = ''): Metrics {
   return {
     registry,
+    prefix,
     counter<T extends string>(config: MetricConfig<CounterConfiguration<T>>): Counter<T> {
+      const name = prefix + config.name;
       return (
-        (existing(registry, config.name, 'counter') as Counter<T> | undefined) ??
-        new Counter<T>({ ...config, registers: [registry] })
+        (existing(registry, name, 'counter') as Counter<T> | undefined) ??
+        new Counter<T>({ ...config, name, registers: [registry] })
       );
     },
     gauge<T extends string>(config: MetricConfig<GaugeConfiguration<T>>): Gauge<T> {
+      const name = prefix + config.name;
       return (
-        (existing(registry, config.name, 'gauge') as Gauge<T> | undefined) ??
-        new Gauge<T>({ ...config, registers: [registry] })
+        (existing(registry, name, 'gauge') as Gauge<T> | undefined) ??
+        new Gauge<T>({ ...config, name, registers: [registry] })
       );
     },
     histogram<T extends string>(config: MetricConfig<HistogramConfiguration<T>>): Histogram<T> {
+      const name = prefix + config.name;
       return (
-        (existing(registry, config.name, 'histogram') as Histogram<T> | undefined) ??
-        new Histogram<T>({ ...config, registers: [registry] })
+        (existing(registry, name, 'histogram') as Histogram<T> | undefined) ??
+        new Histogram<T>({ ...config, name, registers: [registry] })
       );
     },
   };
 }
 
-/** Node.js default metrics plus `nodejs_eventloop_utilization` (0..1 since the previous scrape). */
-export function registerDefaultMetrics(metrics: Metrics, prefix: string): void {
-  collectDefaultMetrics({ register: metrics.registry, prefix });
+/** Node.js default metrics plus `nodejs_eventloop_utilization_ratio` (0..1 since the previous scrape). */
+export function registerDefaultMetrics(metrics: Metrics): void {
+  collectDefaultMetrics({ register: metrics.registry, prefix: metrics.prefix });
   let last = performance.eventLoopUtilization();
   metrics.gauge({
-    name: `${prefix}nodejs_eventloop_utilization`,
+    name: 'nodejs_eventloop_utilization_ratio',
     help: 'Share of time the event loop was busy since the previous scrape (0..1).',
     collect() {
       const now = performance.eventLoopUtilization();

@@ -43,7 +43,9 @@ const MetricsSchema = Type.Object(
     }),
     prefix: Type.String({
       default: '',
-      description: 'Prefix for the Node.js default metric names.',
+      pattern: '^([a-zA-Z_:][a-zA-Z0-9_:]*)?$',
+      description:
+        'Prefix of every metric family in the registry: the Node.js defaults, the HTTP metrics and every metric another plugin adds through `fastify.metrics` (e.g. `myapp_`).',
     }),
     http: Type.Boolean({
       default: true,

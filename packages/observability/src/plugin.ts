@@ -156,9 +156,9 @@ async function bulwarkObservability(
   let http: HttpMetrics | undefined;
   let metricsServer: Server | undefined;
   if (config.metrics.enabled) {
-    const metrics = createMetrics(new Registry());
+    const metrics = createMetrics(new Registry(), config.metrics.prefix);
     fastify.decorate('metrics', metrics);
-    if (config.metrics.defaultMetrics) registerDefaultMetrics(metrics, config.metrics.prefix);
+    if (config.metrics.defaultMetrics) registerDefaultMetrics(metrics);
     if (config.metrics.http) {
       http = new HttpMetrics(
         metrics,

@@ -91,10 +91,42 @@ describe('fastify.metrics', () => {
       'nodejs_heap_size_used_bytes',
       'nodejs_gc_duration_seconds',
       'nodejs_active_handles_total',
-      'nodejs_eventloop_utilization',
+      'nodejs_eventloop_utilization_ratio',
     ]) {
       expect(text).toContain(`# TYPE ${name}`);
     }
+  });
+
+  it('prefixes every family with metrics.prefix: defaults, HTTP metrics and plugin metrics', async () => {
+    const app = await build({ ...quiet, metrics: { prefix: 'shop_' } });
+    app.get('/x', async () => 'ok');
+    app.metrics.counter({ name: 'plugin_things_total', help: 'things' });
+    await app.ready();
+    await app.inject('/x');
+    const names = (await app.metrics.registry.getMetricsAsJSON()).map((metric) => metric.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'shop_http_requests_total',
+        'shop_http_request_duration_seconds',
+        'shop_http_requests_in_flight',
+        'shop_nodejs_eventloop_utilization_ratio',
+        'shop_process_cpu_seconds_total',
+        'shop_plugin_things_total',
+      ]),
+    );
+    expect(names.filter((name) => !name.startsWith('shop_'))).toStrictEqual([]);
+    const text = (await app.inject('/metrics')).body;
+    expect(text).toContain('shop_http_request_duration_seconds_bucket{le="0.005"');
+    expect(app.metrics.counter({ name: 'plugin_things_total', help: 'things' })).toBe(
+      app.metrics.registry.getSingleMetric('shop_plugin_things_total'),
+    );
+  });
+
+  it('refuses a metrics.prefix that is not a valid metric name start', async () => {
+    await expect(build({ ...quiet, metrics: { prefix: 'my-app_' } })).rejects.toMatchObject({
+      code: 'BULWARK_OBSERVABILITY_INVALID_OPTION',
+      message: expect.stringContaining('metrics.prefix'),
+    });
   });
 
   it('does not decorate or serve metrics when metrics.enabled is false', async () => {

@@ -43,12 +43,19 @@ export interface HealthLike {
   register(spec: HealthCheckSpec): unknown;
 }
 
-/** The outcomes `queue_jobs_total` counts. */
-export type JobOutcome = 'completed' | 'failed' | 'retried' | 'dead' | 'timeout';
+/**
+ * The outcomes `queue_jobs_total` counts: each attempt has exactly one, so `sum()` is the number
+ * of attempts. `retried`: it failed and will run again; `failed`: it failed for good.
+ */
+export type JobOutcome = 'completed' | 'retried' | 'failed';
 
 /** The metrics this plugin records; a no-op when `fastify.metrics` is absent. */
 export interface QueueMetrics {
   outcome(queue: string, outcome: JobOutcome): void;
+  /** An attempt that failed at its deadline (also counted once in `outcome`). */
+  timeout(queue: string): void;
+  /** A job copied to the dead-letter queue. */
+  deadLettered(queue: string): void;
   duration(queue: string, seconds: number): void;
   wait(queue: string, seconds: number): void;
   depth(queue: string, state: string, value: number): void;
@@ -58,19 +65,33 @@ export interface QueueMetrics {
 const noop = () => {};
 const disabled: QueueMetrics = {
   outcome: noop,
+  timeout: noop,
+  deadLettered: noop,
   duration: noop,
   wait: noop,
   depth: noop,
   enabled: false,
 };
 
-/** Registers the four queue metrics in `fastify.metrics`, or returns no-ops without it. */
+/** Registers the six queue metrics in `fastify.metrics`, or returns no-ops without it. */
 export function createQueueMetrics(metrics: MetricsLike | undefined): QueueMetrics {
   if (!metrics) return disabled;
   const jobs = metrics.counter({
     name: 'queue_jobs_total',
-    help: 'Job attempts by outcome: completed, failed (each failed attempt), retried, dead (copied to the dead-letter queue), timeout (failed at its deadline)',
+    help: 'Job attempts by outcome, one per attempt: completed, retried (failed, will run again), failed (failed for good)',
     labelNames: ['queue', 'outcome'],
+  });
+  // Separate families, not more outcomes: a timed-out attempt is also retried or failed, and a
+  // dead-lettered job also failed, so as outcomes they would be counted twice by sum().
+  const timeouts = metrics.counter({
+    name: 'queue_job_timeouts_total',
+    help: 'Job attempts that failed at their deadline (each is also counted in queue_jobs_total as retried or failed)',
+    labelNames: ['queue'],
+  });
+  const deadLettered = metrics.counter({
+    name: 'queue_jobs_dead_lettered_total',
+    help: 'Jobs that failed for good and were copied to the dead-letter queue',
+    labelNames: ['queue'],
   });
   const duration = metrics.histogram({
     name: 'queue_job_duration_seconds',
@@ -92,6 +113,8 @@ export function createQueueMetrics(metrics: MetricsLike | undefined): QueueMetri
   return {
     enabled: true,
     outcome: (queue, outcome) => jobs.inc({ queue, outcome }),
+    timeout: (queue) => timeouts.inc({ queue }),
+    deadLettered: (queue) => deadLettered.inc({ queue }),
     duration: (queue, seconds) => duration.observe({ queue }, seconds),
     wait: (queue, seconds) => wait.observe({ queue }, seconds),
     depth: (queue, state, value) => depth.set({ queue, state }, value),

@@ -146,9 +146,7 @@ export class WorkerRunner<T = unknown, R = unknown> {
       );
     });
     this.worker.on('failed', (job, error) => {
-      metrics.outcome(queue, 'failed');
-      const timedOut = error instanceof JobTimeoutError;
-      if (timedOut) metrics.outcome(queue, 'timeout');
+      if (error instanceof JobTimeoutError) metrics.timeout(queue);
       const fields = {
         queue,
         jobId: job?.id,
@@ -163,10 +161,11 @@ export class WorkerRunner<T = unknown, R = unknown> {
         log.warn(fields, `job attempt failed, will retry: ${error.message}`);
         return;
       }
+      metrics.outcome(queue, 'failed');
       log.warn(fields, `job failed for good, dead-lettering: ${error.message}`);
       if (!job) return;
       copyToDeadLetter(dead, job as Job, error).then(
-        () => metrics.outcome(queue, 'dead'),
+        () => metrics.deadLettered(queue),
         (copyError: Error) =>
           log.error(
             { queue, jobId: job.id, err: copyError },

@@ -49,7 +49,7 @@ describe('dead-letter queue', () => {
       { what: 'depth sampled' },
     );
     expect(await metrics!.registry.metrics()).toContain(
-      'queue_jobs_total{queue="reports",outcome="dead"} 1',
+      'queue_jobs_dead_lettered_total{queue="reports"} 1',
     );
 
     healthy = true;

@@ -147,7 +147,10 @@ describe('job deadline', () => {
     expect(failed?.failedReason).toMatch(/passed its 200 ms deadline/);
     expect(failed?.attemptsMade).toBe(2);
     const text = await metrics!.registry.metrics();
-    expect(text).toContain('queue_jobs_total{queue="stuck",outcome="timeout"} 2');
+    expect(text).toContain('queue_job_timeouts_total{queue="stuck"} 2');
+    // Disjoint outcomes: the first timed-out attempt was retried, the second failed for good.
+    expect(text).toContain('queue_jobs_total{queue="stuck",outcome="retried"} 1');
+    expect(text).toContain('queue_jobs_total{queue="stuck",outcome="failed"} 1');
   });
 
   it('honours a per-job timeoutMs', async () => {

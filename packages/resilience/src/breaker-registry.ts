@@ -4,7 +4,7 @@ import { BreakerExistsError } from './errors.js';
 import type { CounterLike, GaugeLike, HealthLike, MetricsLike } from './integration.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 
-const stateValue: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+const STATES: readonly BreakerState[] = ['closed', 'half-open', 'open'];
 
 interface Metrics {
   state: GaugeLike;
@@ -20,8 +20,8 @@ function createMetrics(metrics: MetricsLike): Metrics {
   return {
     state: metrics.gauge({
       name: 'circuit_breaker_state',
-      help: 'Circuit breaker state: 0 closed, 1 half-open, 2 open',
-      labelNames: ['breaker'],
+      help: 'Circuit breaker state: one series per state (closed, half-open, open), 1 for the current one, 0 for the others',
+      labelNames: ['breaker', 'state'],
     }),
     calls: metrics.counter({
       name: 'circuit_breaker_calls_total',
@@ -111,8 +111,13 @@ export class BreakerRegistry {
     this.#breakers.set(name, breaker);
     const metrics = this.#metrics;
     if (metrics) {
-      metrics.state.set({ breaker: name }, 0);
-      breaker.on('state', (state) => metrics.state.set({ breaker: name }, stateValue[state]));
+      const setState = (current: BreakerState) => {
+        for (const state of STATES) {
+          metrics.state.set({ breaker: name, state }, state === current ? 1 : 0);
+        }
+      };
+      setState(breaker.state);
+      breaker.on('state', setState);
       breaker.on('call', (outcome) => metrics.calls.inc({ breaker: name, outcome }));
     }
     this.#health?.register({

@@ -11,7 +11,7 @@ import { BreakerOpenError, TimeoutError } from './errors.js';
 import { withRetryAfter } from './retry-after.js';
 import { timeout } from './timeout.js';
 
-/** A breaker's state; the gauge `circuit_breaker_state` reports 0, 1, 2 in this order. */
+/** A breaker's state; the gauge `circuit_breaker_state{state}` is 1 for the current one. */
 export type BreakerState = 'closed' | 'half-open' | 'open';
 
 /**

@@ -33,7 +33,7 @@ export interface TransactionOptions {
 /** What a transaction body receives: a connection inside BEGIN … COMMIT. */
 export type TransactionClient = Pick<pg.PoolClient, 'query'>;
 
-/** Pool occupancy, as in the `db_pool_*` gauges. */
+/** Pool occupancy, as in the `db_pool_connections`, `db_pool_max_connections` and `db_pool_pending_requests` gauges. */
 export interface PoolStats {
   total: number;
   idle: number;
@@ -302,25 +302,33 @@ export class ResilientDb {
   /** Registers the pool gauges and the `postgres` health check. */
   observe(metrics: MetricsLike | undefined, health: HealthLike | undefined): void {
     if (metrics) {
-      const gauge = (name: string, help: string, read: () => number) =>
-        metrics.gauge({
-          name,
-          help,
-          collect() {
-            this.set(read());
-          },
-        });
-      gauge(
-        'db_pool_total',
-        'Connections the Postgres pool holds (busy and idle)',
-        () => this.pool.totalCount,
-      );
-      gauge('db_pool_idle', 'Idle connections in the Postgres pool', () => this.pool.idleCount);
-      gauge(
-        'db_pool_waiting',
-        'Calls waiting for a Postgres connection',
-        () => this.pool.waitingCount,
-      );
+      // The OpenTelemetry database-client convention's shape (connection count by state, the
+      // maximum, pending requests): `sum(db_pool_connections)` is the pool's size.
+      const pool = this.pool;
+      metrics.gauge({
+        name: 'db_pool_connections',
+        help: 'Connections the Postgres pool holds, by state: idle, or active (checked out)',
+        labelNames: ['state'],
+        collect() {
+          this.set({ state: 'idle' }, pool.idleCount);
+          this.set({ state: 'active' }, pool.totalCount - pool.idleCount);
+        },
+      });
+      const max = this.#options.max;
+      metrics.gauge({
+        name: 'db_pool_max_connections',
+        help: 'Connections the Postgres pool may open at most (its max option)',
+        collect() {
+          this.set(max);
+        },
+      });
+      metrics.gauge({
+        name: 'db_pool_pending_requests',
+        help: 'Calls waiting for a Postgres connection from the pool',
+        collect() {
+          this.set(pool.waitingCount);
+        },
+      });
     }
     health?.register({
       name: 'postgres',

@@ -134,7 +134,9 @@ describe('metrics and health integration', () => {
     expect(budget.tryRetry()).toBe(false);
     app.breakers.bulkhead('reports', { maxConcurrent: 2 });
     const text = await metrics.registry.metrics();
-    expect(text).toContain('circuit_breaker_state{breaker="search"} 2');
+    expect(text).toContain('circuit_breaker_state{breaker="search",state="open"} 1');
+    expect(text).toContain('circuit_breaker_state{breaker="search",state="closed"} 0');
+    expect(text).toContain('circuit_breaker_state{breaker="search",state="half-open"} 0');
     expect(text).toContain('circuit_breaker_calls_total{breaker="search",outcome="success"} 1');
     expect(text).toContain('circuit_breaker_calls_total{breaker="search",outcome="failure"} 1');
     expect(text).toContain('circuit_breaker_calls_total{breaker="search",outcome="rejected"} 1');
