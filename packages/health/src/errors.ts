@@ -57,3 +57,10 @@ export const UnauthorizedError = createError(
   'send the health token as "Authorization: Bearer <token>" to read the detailed health report',
   401,
 );
+
+/** `POST <ops.path>/queues/:name/replay` named a queue the app does not define. */
+export const OpsUnknownQueueError = createError<[string]>(
+  'BULWARK_HEALTH_OPS_UNKNOWN_QUEUE',
+  'no queue named "%s": replay one of the queues the ops page lists',
+  404,
+);

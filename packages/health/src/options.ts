@@ -46,8 +46,33 @@ export const HealthOptionsSchema = Type.Object(
       Type.String({
         minLength: 16,
         description:
-          'Bearer token that `GET <prefix>/detailed` requires (`Authorization: Bearer <token>`). Without one, the route exists only outside production.',
+          'Bearer token that `GET <prefix>/detailed` and the ops endpoints require (`Authorization: Bearer <token>`). Without one, they exist only outside production.',
       }),
+    ),
+    ops: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: false,
+          description:
+            'Serve the ops page: `GET <ops.path>` (one self-contained HTML page), its JSON state `GET <ops.path>/state` and `POST <ops.path>/queues/:name/replay`. The endpoints require `token` like `/detailed`; in production without a token they are not served.',
+        }),
+        path: Type.String({
+          default: '/ops',
+          pattern: '^/',
+          description: 'Path of the ops page; its endpoints live under it.',
+        }),
+        refreshMs: Type.Integer({
+          minimum: 500,
+          default: 2_000,
+          description: 'How often the open page polls its state endpoint (ms).',
+        }),
+      },
+      {
+        default: {},
+        additionalProperties: false,
+        description:
+          'The ops page: checks, breakers, rate limits, shedding, pool and queues at a glance.',
+      },
     ),
     checkIntervalMs: Milliseconds('Default interval between two runs of a check (ms).', 5_000),
     checkTimeoutMs: Milliseconds(
@@ -164,7 +189,8 @@ export const HealthOptionsSchema = Type.Object(
 type SchemaOptions = Static<typeof HealthOptionsSchema>;
 
 /** Options accepted by `fastify.register(health, options)`. */
-export type HealthOptions = Partial<Omit<SchemaOptions, 'checks'>> & {
+export type HealthOptions = Partial<Omit<SchemaOptions, 'checks' | 'ops'>> & {
+  ops?: Partial<SchemaOptions['ops']>;
   checks?: {
     eventLoopDelay?: Partial<NonNullable<SchemaOptions['checks']['eventLoopDelay']>>;
     heap?: Partial<NonNullable<SchemaOptions['checks']['heap']>>;

@@ -10,8 +10,9 @@ import {
 import { CloseTracker } from './close-tracker.js';
 import { AlreadyRegisteredError } from './errors.js';
 import { checkMetrics, type MetricsLike, type RecordResult } from './metrics.js';
+import { registerOpsRoutes } from './ops-routes.js';
 import { type HealthOptions, resolveOptions } from './options.js';
-import { registerRoutes } from './routes.js';
+import { type ProbeState, readiness, registerRoutes } from './routes.js';
 import { installShutdown } from './shutdown.js';
 
 /** `fastify.health`: the check registry and the app's lifecycle state. */
@@ -111,7 +112,7 @@ async function bulwarkHealth(fastify: FastifyInstance, options: HealthOptions): 
   });
   tracker.install(fastify);
 
-  const routes = registerRoutes(fastify, resolved, {
+  const probeState: ProbeState = {
     registry,
     get shuttingDown() {
       return shuttingDown;
@@ -119,7 +120,20 @@ async function bulwarkHealth(fastify: FastifyInstance, options: HealthOptions): 
     get startupComplete() {
       return startupComplete;
     },
+  };
+  const routes = registerRoutes(fastify, resolved, probeState);
+  const opsServed = registerOpsRoutes(fastify, resolved, {
+    registry,
+    get shuttingDown() {
+      return shuttingDown;
+    },
+    ready: () => readiness(probeState).statusCode === 200,
   });
+  if (resolved.ops.enabled && !opsServed) {
+    fastify.log.info(
+      `${resolved.ops.path} (the ops page) is not served: production without a token (set the token option to expose it)`,
+    );
+  }
   if (!routes.detailed) {
     fastify.log.info(
       `${resolved.prefix === '/' ? '' : resolved.prefix}/detailed is not served: production without a token (set the token option to expose it)`,

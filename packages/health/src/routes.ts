@@ -84,7 +84,8 @@ export function readiness(state: ProbeState): {
   return { statusCode: 200, body: { status: summary.status } };
 }
 
-function tokenMatcher(token: string): (header: string | undefined) => boolean {
+/** Compares an `Authorization` header with `Bearer <token>` in constant time. */
+export function tokenMatcher(token: string): (header: string | undefined) => boolean {
   const expected = createHash('sha256').update(token).digest();
   return (header) => {
     if (!header?.startsWith('Bearer ')) return false;

@@ -196,6 +196,7 @@ describe('errors', () => {
     NotReadyError: ['BULWARK_HEALTH_NOT_READY', 503, Error],
     StartingError: ['BULWARK_HEALTH_STARTING', 503, Error],
     UnauthorizedError: ['BULWARK_HEALTH_UNAUTHORIZED', 401, Error],
+    OpsUnknownQueueError: ['BULWARK_HEALTH_OPS_UNKNOWN_QUEUE', 404, Error],
   };
 
   it('exports every error with its code, status, name and base class', () => {
