@@ -81,6 +81,9 @@ export async function buildApp({
     production,
     version: '0.1.0',
     ...(config.HEALTH_TOKEN ? { token: config.HEALTH_TOKEN } : {}),
+    // GET /ops: the page is static; its state and replay endpoints require HEALTH_TOKEN (and are
+    // not served in production without it).
+    ops: { enabled: true },
     ...(config.SHUTDOWN_DELAY_MS === undefined
       ? {}
       : { shutdownDelayMs: config.SHUTDOWN_DELAY_MS }),

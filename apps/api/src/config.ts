@@ -71,7 +71,8 @@ export const ConfigSchema = Type.Object({
   HEALTH_TOKEN: Type.Optional(
     Type.String({
       minLength: 16,
-      description: 'a bearer token of at least 16 characters for GET /health/detailed',
+      description:
+        'a bearer token of at least 16 characters for GET /health/detailed and the /ops page',
     }),
   ),
   CORS_ORIGIN: Type.Optional(
