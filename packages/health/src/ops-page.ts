@@ -91,7 +91,7 @@ const SCRIPT = `
         const c = q.counts || {};
         const replay = el('button', 'replay dead');
         replay.dataset.replay = q.name;
-        replay.disabled = !q.counts || !c.dead;
+        replay.disabled = !q.counts;
         const action = el('td'); action.append(replay);
         return row([
           td(q.name), td(num(c.waiting), 'num'), td(num(c.active), 'num'), td(num(c.delayed), 'num'), td(num(c.failed), 'num'),
@@ -128,7 +128,7 @@ const SCRIPT = `
     event.target.disabled = true;
     const response = await fetch(base + '/queues/' + encodeURIComponent(name) + '/replay', { method: 'POST', headers: headers() });
     const body = await response.json().catch(() => ({}));
-    $('queues-note').textContent = response.ok ? 'Replayed ' + body.replayed + ' dead job(s) of ' + name + '.' : 'Replay failed: ' + (body.message || response.status);
+    $('queues-action').textContent = response.ok ? 'Replayed ' + body.replayed + ' dead job(s) of ' + name + '.' : 'Replay failed: ' + (body.message || response.status);
     refresh();
   });
   refresh();
@@ -170,7 +170,7 @@ ${table('breakers', 'Circuit breakers', ['breaker', 'state', 'calls in window', 
 ${tiles('rate-limits', 'Rate limits')}
 ${tiles('shedding', 'Load shedding')}
 ${tiles('pool', 'Postgres pool')}
-${table('queues', 'Queues', ['queue', 'waiting', 'active', 'delayed', 'failed', 'dead', 'mean wait', 'dead-lettered since start', 'error', ''], '<p id="queues-note" class="muted"></p>')}
+${table('queues', 'Queues', ['queue', 'waiting', 'active', 'delayed', 'failed', 'dead', 'mean wait', 'dead-lettered since start', 'error', ''], '<p id="queues-note" class="muted"></p><p id="queues-action" role="status"></p>')}
 <script>${SCRIPT}</script>
 </body></html>
 `;

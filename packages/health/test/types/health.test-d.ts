@@ -21,6 +21,7 @@ describe('@bulwark/health types', () => {
       shutdownDelayMs: 5_000,
       shutdownTimeoutMs: 30_000,
       logLevel: 'info',
+      ops: { enabled: true, path: '/ops', refreshMs: 2_000 },
       checks: {
         eventLoopDelay: { maxDelayMs: 500 },
         heap: { maxUsedRatio: 0.8, critical: true },
@@ -32,6 +33,11 @@ describe('@bulwark/health types', () => {
     await app.register(health, { handleSignals: 'yes' });
     // @ts-expect-error unknown option
     await app.register(health, { nope: true });
+    await app.register(health, { ops: { enabled: true } });
+    // @ts-expect-error ops.enabled is a boolean
+    await app.register(health, { ops: { enabled: 'yes' } });
+    // @ts-expect-error unknown ops option
+    await app.register(health, { ops: { token: 'x' } });
     // @ts-expect-error rss needs maxBytes
     await app.register(health, { checks: { rss: {} } });
     expectTypeOf<HealthOptions['prefix']>().toEqualTypeOf<string | undefined>();
