@@ -124,18 +124,17 @@ async function queueSection(
   metrics: MetricsLike | undefined,
 ): Promise<OpsQueue[]> {
   if (!queues.enabled) return [];
-  const waits = await (async () => {
-    const metric = metrics?.registry.getSingleMetric(
-      `${metrics.prefix ?? ''}queue_job_wait_seconds`,
-    );
-    if (!metric) return undefined;
-    const values = (await metric.get()).values as {
-      value: number;
-      labels: Record<string, string | number>;
-      metricName?: string;
-    }[];
-    return values;
-  })();
+  const waitMetric = metrics?.registry.getSingleMetric(
+    `${metrics.prefix ?? ''}queue_job_wait_seconds`,
+  );
+  // A histogram's values carry `metricName` (`…_sum`, `…_count`, `…_bucket`).
+  const waits = waitMetric
+    ? ((await waitMetric.get()).values as {
+        value: number;
+        labels: Record<string, string | number>;
+        metricName?: string;
+      }[])
+    : undefined;
   const dead = await sumBy(metrics, 'queue_jobs_dead_lettered_total', 'queue');
   return Promise.all(
     queues.names().map(async (name): Promise<OpsQueue> => {
