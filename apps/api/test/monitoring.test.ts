@@ -422,6 +422,16 @@ describe('metrics of the full stack (real Redis, real PostgreSQL, real traffic)'
       ).toStrictEqual(['probe: http_request_duration_seconds has no bucket le="0.3"']);
     });
 
+    it('fires each unit-tested alert on its failure and none on a healthy service (promtool test rules)', async (context) => {
+      if (!promtool) context.skip(NO_PROMTOOL);
+      const { stdout } = await promisify(execFile)(promtool as string, [
+        'test',
+        'rules',
+        rulesFile.replace(/\.yaml$/, '.test.yaml'),
+      ]);
+      expect(stdout).toContain('SUCCESS');
+    });
+
     it('passes promtool check rules', async (context) => {
       // .ci/run installs Debian's `prometheus` package, which ships promtool; only a machine
       // where that is impossible skips, and says so.
