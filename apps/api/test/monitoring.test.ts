@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type ChildApp, type RedisServer, spawnApp, startRedis, waitFor } from '@bulwark/testing';
-import { parser } from '@prometheus-io/lezer-promql';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { apiClient, uniqueTenant } from './helpers/client.js';
 import { type Family, parseExposition } from './helpers/exposition.js';
+import { parsePromQL } from './helpers/promql.js';
 
 // The metric contract of the full stack: the reference API with every plugin, on real Redis and
 // real PostgreSQL, scraped after real traffic. Checks every family against the Prometheus naming
@@ -63,57 +63,6 @@ function readmeTable(): Map<string, string[]> {
       [...(match[3] as string).matchAll(/`([a-z_]+)`/g)].map((label) => label[1] as string),
     ]),
   );
-}
-
-interface Selector {
-  metric: string;
-  matchers: { label: string; value: string }[];
-}
-interface ParsedExpression {
-  selectors: Selector[];
-  groupingLabels: string[];
-}
-
-/** Metric selectors and grouping labels (by/without/on/ignoring/group_*) of a PromQL expression. */
-function parsePromQL(expression: string): ParsedExpression {
-  const tree = parser.parse(expression);
-  const selectors: Selector[] = [];
-  const groupingLabels: string[] = [];
-  const text = (from: number, to: number) => expression.slice(from, to);
-  let error: string | undefined;
-  tree.iterate({
-    enter(node) {
-      if (node.type.isError)
-        error ??= `syntax error at ${node.from}: …${text(node.from, node.from + 20)}`;
-      if (node.name === 'VectorSelector') {
-        const selector: Selector = { metric: '', matchers: [] };
-        const cursor = node.node.cursor();
-        cursor.iterate((child) => {
-          if (child.name === 'Identifier') selector.metric = text(child.from, child.to);
-          if (child.name === 'UnquotedLabelMatcher') {
-            const name = child.node.getChild('LabelName');
-            const value = child.node.getChild('StringLiteral');
-            if (name && value) {
-              selector.matchers.push({
-                label: text(name.from, name.to),
-                value: JSON.parse(text(value.from, value.to)) as string,
-              });
-            }
-          }
-        });
-        selectors.push(selector);
-        return false;
-      }
-      if (node.name === 'GroupingLabels') {
-        for (const label of node.node.getChildren('LabelName')) {
-          groupingLabels.push(text(label.from, label.to));
-        }
-      }
-      return undefined;
-    },
-  });
-  if (error) throw new Error(`${error} in: ${expression}`);
-  return { selectors, groupingLabels };
 }
 
 describe('metrics of the full stack (real Redis, real PostgreSQL, real traffic)', () => {
