@@ -121,8 +121,9 @@ const DbSchema = Type.Object(
     }),
     queryTimeoutMillis: Type.Integer({
       minimum: 0,
-      default: 35_000,
-      description: 'Client-side deadline of one call, connection wait included (ms); 0 disables',
+      default: 5000,
+      description:
+        'Client-side deadline of one call, connection wait included (ms), enforced on a silent socket; 0 disables',
     }),
     keepAlive: Type.Boolean({ default: true, description: 'TCP keep-alive on connections' }),
     keepAliveInitialDelayMillis: Type.Integer({
