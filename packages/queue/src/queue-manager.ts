@@ -150,6 +150,11 @@ export class QueueManager {
 
   process(name: string, handler: JobHandler<unknown, unknown>, options?: ProcessOptions): void {
     const definition = this.lookup(name);
+    if (options?.critical !== undefined && typeof options.critical !== 'boolean') {
+      throw new InvalidDefinitionError(
+        `process("${name}") option critical must be a boolean, got ${JSON.stringify(options.critical)}`,
+      );
+    }
     if (definition.runner) {
       throw new InvalidDefinitionError(`queue "${name}" already has a worker in this process`);
     }
@@ -182,7 +187,7 @@ export class QueueManager {
     const queue = definition.queue;
     this.health?.register({
       name: `queue:${name}:consumer`,
-      critical: true,
+      critical: options?.critical ?? this.options.consumerCheckCritical,
       tags: ['queue'],
       timeoutMs: 2000,
       // A consumer cannot work while Redis is down, and restarting it would not help: that outage
