@@ -1,4 +1,5 @@
 import health from '@bulwark/health';
+import resilience from '@bulwark/resilience';
 import { listen, type RedisServer, startRedis, waitFor } from '@bulwark/testing';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +88,28 @@ describe('Redis hung (SIGSTOP of the harness redis-server)', () => {
     });
     await emails.add({ to: 'after@example.test' });
     await waitFor(() => sent.includes('after@example.test'), { what: 'the job after resume' });
+  });
+
+  it('add() made for a request is bounded by what is left of the request’s deadline', async () => {
+    app = Fastify();
+    await app.register(resilience);
+    await app.register(queue, { connection: redis.url, prefix: uniquePrefix() }); // 2 s enqueue
+    const emails = app.queues.define<{ to: string }>('emails');
+    app.post('/signup', { config: { deadlineMs: 300 } }, async () => {
+      await emails.add({ to: 'hung@example.test' });
+      return { ok: true };
+    });
+    const url = await listen(app);
+    await emails.add({ to: 'warm@example.test' });
+    redis.hang();
+    const started = performance.now();
+    const response = await fetch(`${url}/signup`, { method: 'POST' });
+    const elapsed = performance.now() - started;
+    expect(response.status).toBe(503);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // bounded by the 300 ms budget, far from the 2 s enqueueTimeoutMs (generous: shared cores)
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(1500);
   });
 
   it('the consumer check is critical when the app says so (plugin option or per queue)', async () => {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import OpossumBreaker from 'opossum';
+import { linkedController } from './abort.js';
 import {
   type CallWindow,
   CountWindow,
@@ -8,8 +9,9 @@ import {
   type WindowSnapshot,
 } from './breaker-window.js';
 import { BreakerOpenError, TimeoutError } from './errors.js';
+import { currentDeadline } from './request-deadline.js';
 import { withRetryAfter } from './retry-after.js';
-import { timeout } from './timeout.js';
+import { guarded } from './timeout.js';
 
 /** A breaker's state; the gauge `circuit_breaker_state` reports 0, 1, 2 in this order. */
 export type BreakerState = 'closed' | 'half-open' | 'open';
@@ -129,7 +131,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   readonly name: string;
   readonly options: ResolvedBreakerOptions;
   /** The underlying opossum breaker, for its events and `stats`. Do not open/close it directly. */
-  readonly opossum: OpossumBreaker<[Task, AbortSignal | undefined], unknown>;
+  readonly opossum: OpossumBreaker<[Task, AbortSignal | undefined, number | undefined], unknown>;
   readonly #window: CallWindow;
   #state: BreakerState = 'closed';
   #openedAt = 0;
@@ -147,10 +149,9 @@ export class Breaker extends EventEmitter<BreakerEvents> {
         ? new CountWindow(o.windowSize)
         : new TimeWindow(o.windowMs, o.windowBuckets);
     this.opossum = new OpossumBreaker(
-      (task: Task, signal: AbortSignal | undefined) =>
-        o.timeoutMs > 0
-          ? timeout(task, { ms: o.timeoutMs, signal })
-          : task(signal ?? new AbortController().signal),
+      // `ms`: timeoutMs, unless the request's deadline (whose signal aborts by itself) is nearer.
+      (task: Task, signal: AbortSignal | undefined, ms: number | undefined) =>
+        ms !== undefined || signal ? guarded(task, ms, signal) : task(new AbortController().signal),
       {
         name,
         timeout: false,
@@ -238,9 +239,37 @@ export class Breaker extends EventEmitter<BreakerEvents> {
 
   /**
    * Runs `fn` through the breaker. Rejects at once with `BreakerOpenError` (503, Retry-After)
-   * while open, or while half-open with every trial slot taken.
+   * while open, or while half-open with every trial slot taken. Made while a request is handled,
+   * the call follows the request's signal and gets the smaller of `timeoutMs` and what is left
+   * of the request's deadline; with the budget already spent it fails at once, unrecorded.
    */
   async fire<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const own = this.options.timeoutMs > 0 ? this.options.timeoutMs : undefined;
+    const deadline = currentDeadline();
+    if (!deadline) return this.#fire(fn, signal, own);
+    const requestSignal = deadline.signal;
+    requestSignal.throwIfAborted();
+    const remaining = deadline.remainingMs();
+    if (remaining <= 0) throw deadline.timeoutError();
+    // The request's signal aborts at its own deadline with its own error.
+    const ms = own !== undefined && own < remaining ? own : undefined;
+    if (!signal || signal === requestSignal) return this.#fire(fn, requestSignal, ms);
+    const { controller, dispose } = linkedController(signal);
+    const onAbort = () => controller.abort(requestSignal.reason);
+    requestSignal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.#fire(fn, controller.signal, ms);
+    } finally {
+      requestSignal.removeEventListener('abort', onAbort);
+      dispose();
+    }
+  }
+
+  async #fire<T>(
+    fn: (signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal | undefined,
+    ms: number | undefined,
+  ): Promise<T> {
     let trial = false;
     if (this.#state === 'open') this.#reject();
     if (this.#state === 'half-open') {
@@ -252,7 +281,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     let failed = false;
     let outcome: CallOutcome = 'success';
     try {
-      return (await this.opossum.fire(fn as Task, signal)) as T;
+      return (await this.opossum.fire(fn as Task, signal, ms)) as T;
     } catch (error) {
       if (OpossumBreaker.isOurError(error as Error)) {
         // opossum's single half-open slot is taken by another trial

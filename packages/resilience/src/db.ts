@@ -12,6 +12,7 @@ import {
 import { DbClosedError } from './errors.js';
 import type { HealthLike, MetricsLike } from './integration.js';
 import type { ResolvedDbOptions } from './options.js';
+import { runDetached } from './request-deadline.js';
 import { retry } from './retry.js';
 import type { RetryBudget } from './retry-budget.js';
 
@@ -278,11 +279,15 @@ export class ResilientDb {
 
   #startProbe(now: boolean): void {
     if (this.#closed) return;
-    if (!this.#probeTimer) {
-      this.#probeTimer = setInterval(() => void this.probe(), this.#options.probeIntervalMillis);
-      this.#probeTimer.unref();
-    }
-    if (now) void this.probe();
+    // The probe is background work: started while some request is handled (a breaker that trips
+    // inside a call), it must not inherit that request's deadline or cancellation.
+    runDetached(() => {
+      if (!this.#probeTimer) {
+        this.#probeTimer = setInterval(() => void this.probe(), this.#options.probeIntervalMillis);
+        this.#probeTimer.unref();
+      }
+      if (now) void this.probe();
+    });
   }
 
   #stopProbe(): void {

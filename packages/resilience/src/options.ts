@@ -154,12 +154,25 @@ const DbSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const RequestSchema = Type.Object(
+  {
+    deadlineMs: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description:
+        "Budget (ms, from arrival) of the dependency calls made for one request; 0 = Fastify's requestTimeout, none when that is 0 too; a route sets its own with config.deadlineMs",
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 /** Options schema for @bulwark/resilience. Every key carries its default and description. */
 export const ResilienceOptionsSchema = Type.Object(
   {
     breaker: BreakerDefaultsSchema,
     retryBudget: RetryBudgetSchema,
     db: DbSchema,
+    request: RequestSchema,
   },
   { additionalProperties: false },
 );
