@@ -46,6 +46,13 @@ export interface BreakerOptions {
   halfOpenTrials?: number;
   /** Per-call deadline; the call's signal aborts and it fails with `TimeoutError`. 0 disables. @default 10000 */
   timeoutMs?: number;
+  /**
+   * Trip when this many calls in a row ended in a timeout, with no success between them, however
+   * many successes the window still holds: a partition answers nothing, and the rate over a
+   * window full of the healthy seconds before it would take most of the window to reach the
+   * threshold. 0 disables. @default 5
+   */
+  consecutiveTimeouts?: number;
   /** Whether an error counts against the dependency. @default every error except 4xx ones */
   isFailure?: (error: unknown) => boolean;
   /** When open, the breaker's health check fails (unhealthy) instead of reporting degraded. @default false */
@@ -94,6 +101,7 @@ export function resolveBreakerOptions(options: BreakerOptions = {}): ResolvedBre
     resetTimeoutMs: options.resetTimeoutMs ?? 30_000,
     halfOpenTrials: options.halfOpenTrials ?? 3,
     timeoutMs: options.timeoutMs ?? 10_000,
+    consecutiveTimeouts: options.consecutiveTimeouts ?? 5,
     isFailure: options.isFailure ?? defaultIsFailure,
     critical: options.critical ?? false,
   };
@@ -112,6 +120,7 @@ export function resolveBreakerOptions(options: BreakerOptions = {}): ResolvedBre
   check('resetTimeoutMs', resolved.resetTimeoutMs, 1);
   check('halfOpenTrials', resolved.halfOpenTrials, 1, true);
   check('timeoutMs', resolved.timeoutMs, 0);
+  check('consecutiveTimeouts', resolved.consecutiveTimeouts, 0, true);
   if (typeof resolved.isFailure !== 'function') {
     throw new TypeError(`breaker isFailure must be a function, got ${typeof resolved.isFailure}`);
   }
@@ -138,6 +147,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   #trialsStarted = 0;
   #trialsSucceeded = 0;
   #lastTrip: string | undefined;
+  #timeoutsInARow = 0;
 
   constructor(name: string, options: BreakerOptions = {}) {
     super();
@@ -186,7 +196,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     return this.#state;
   }
 
-  /** Why the breaker last tripped: `failure-rate`, `slow-call-rate`, `half-open-trial` or `manual`. */
+  /** Why the breaker last tripped: `failure-rate`, `slow-call-rate`, `consecutive-timeouts`, `half-open-trial` or `manual`. */
   get lastTripReason(): string | undefined {
     return this.#lastTrip;
   }
@@ -213,7 +223,10 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     const previous = this.#state;
     if (previous === next) return;
     this.#state = next;
-    if (next === 'closed') this.#window.reset();
+    if (next === 'closed') {
+      this.#window.reset();
+      this.#timeoutsInARow = 0;
+    }
     this.emit('state', next, previous);
   }
 
@@ -337,6 +350,13 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     }
     if (this.#state !== 'closed') return;
     this.#window.record(failed, slow);
+    if (outcome === 'timeout') this.#timeoutsInARow++;
+    else if (!failed) this.#timeoutsInARow = 0;
+    const threshold = this.options.consecutiveTimeouts;
+    if (threshold > 0 && this.#timeoutsInARow >= threshold) {
+      this.open('consecutive-timeouts');
+      return;
+    }
     const reason = tripReason(this.#window.snapshot(), this.options);
     if (reason) this.open(reason);
   }

@@ -56,6 +56,12 @@ function breakerSchema(withDefaults: boolean) {
         ...d(10_000),
         description: 'Per-call deadline (ms); 0 disables',
       }),
+      consecutiveTimeouts: Type.Integer({
+        minimum: 0,
+        ...d(5),
+        description:
+          'Trip when this many calls in a row timed out (no success between), whatever the window holds; 0 disables',
+      }),
       critical: Type.Boolean({
         ...d(false),
         description: 'An open breaker makes its health check unhealthy, not just degraded',
