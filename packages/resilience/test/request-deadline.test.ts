@@ -143,6 +143,29 @@ describe('request deadlines and cancellation', () => {
     expect(currentDeadline()).toBeUndefined();
   });
 
+  it('stops applying once the response is sent, so work left running on purpose is not cut short', async () => {
+    app = Fastify();
+    await app.register(resilience);
+    let during: unknown;
+    let after: unknown = 'unset';
+    let done: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    app.get('/background', { config: { deadlineMs: 50 } }, async () => {
+      during = currentDeadline();
+      setTimeout(() => {
+        after = currentDeadline();
+        done();
+      }, 100);
+      return 'ok';
+    });
+    expect((await app.inject('/background')).statusCode).toBe(200);
+    await finished;
+    expect(during).toMatchObject({ budgetMs: 50 });
+    expect(after).toBeUndefined();
+  });
+
   it('takes Fastify’s requestTimeout as the default budget', async () => {
     app = Fastify({ requestTimeout: 4000 });
     await app.register(resilience);
