@@ -129,6 +129,9 @@ export async function buildApp({
     },
   });
   await app.register(resilience, {
+    // Every db/breaker/retry/queue call made for a request shares its budget; a client that
+    // disconnects cancels them (a running statement included).
+    request: { deadlineMs: config.REQUEST_DEADLINE_MS },
     db: {
       connectionString: databaseUrl,
       // PGlite runs one statement at a time behind a 10-connection multiplexer.
@@ -137,10 +140,9 @@ export async function buildApp({
       connectionTimeoutMillis: config.DB_CONNECTION_TIMEOUT_MS,
       idleTimeoutMillis: config.DB_IDLE_TIMEOUT_MS,
       statementTimeoutMillis: config.DB_STATEMENT_TIMEOUT_MS,
-      // The client-side deadline of one call (connection wait included) follows the configured
-      // timeouts: a server that stops answering (dropped packets) never runs statement_timeout,
-      // and the plugin's fixed 35 s default would hold each pooled connection that long.
-      queryTimeoutMillis: config.DB_CONNECTION_TIMEOUT_MS + config.DB_STATEMENT_TIMEOUT_MS,
+      // The client-side deadline of one call (connection wait included): a server that stops
+      // answering (dropped packets) never runs statement_timeout, so only this ends such a call.
+      queryTimeoutMillis: config.DB_QUERY_TIMEOUT_MS,
       critical: true,
       breaker: {
         resetTimeoutMs: config.DB_BREAKER_RESET_TIMEOUT_MS,

@@ -98,6 +98,16 @@ export const ConfigSchema = Type.Object({
   DB_STATEMENT_TIMEOUT_MS: int(1, 30_000, 'the statement timeout in ms, an integer ≥ 1'),
   DB_CONNECTION_TIMEOUT_MS: int(1, 10_000, 'the connection timeout in ms, an integer ≥ 1'),
   DB_IDLE_TIMEOUT_MS: int(1, 30_000, 'the idle client timeout in ms, an integer ≥ 1'),
+  DB_QUERY_TIMEOUT_MS: int(
+    1,
+    3000,
+    'the client-side deadline of one database call in ms (connection wait included), an integer ≥ 1',
+  ),
+  REQUEST_DEADLINE_MS: int(
+    0,
+    4000,
+    'the budget in ms of the dependency calls one request makes, an integer ≥ 0 (0: none)',
+  ),
   DB_BREAKER_RESET_TIMEOUT_MS: int(
     100,
     30_000,
@@ -198,6 +208,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       unique.push(
         `DB_POOL_MIN=${config.DB_POOL_MIN} is above DB_POOL_MAX=${config.DB_POOL_MAX}: lower it or raise the max`,
       );
+    }
+    // A call that may outlast the shutdown deadline would be cut off mid-flight by it.
+    for (const name of ['DB_QUERY_TIMEOUT_MS', 'REQUEST_DEADLINE_MS'] as const) {
+      if (config[name] >= config.SHUTDOWN_TIMEOUT_MS) {
+        unique.push(
+          `${name}=${config[name]} is not below SHUTDOWN_TIMEOUT_MS=${config.SHUTDOWN_TIMEOUT_MS}: in-flight calls must end within the shutdown deadline, lower it`,
+        );
+      }
     }
     const delay = config.SHUTDOWN_DELAY_MS;
     if (delay !== undefined && delay >= config.SHUTDOWN_TIMEOUT_MS) {

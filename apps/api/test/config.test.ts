@@ -28,6 +28,8 @@ describe('configuration from the environment', () => {
       DB_STATEMENT_TIMEOUT_MS: 30_000,
       DB_CONNECTION_TIMEOUT_MS: 10_000,
       DB_IDLE_TIMEOUT_MS: 30_000,
+      DB_QUERY_TIMEOUT_MS: 3000,
+      REQUEST_DEADLINE_MS: 4000,
       DB_BREAKER_RESET_TIMEOUT_MS: 30_000,
       DB_BREAKER_WINDOW_MS: 10_000,
       SHUTDOWN_TIMEOUT_MS: 30_000,
@@ -82,6 +84,9 @@ describe('configuration from the environment', () => {
 
 describe('shutdown settings', () => {
   it('refuses a shutdown delay that does not fit in the shutdown deadline', () => {
+    expect(() => loadConfig({ DB_QUERY_TIMEOUT_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' })).toThrow(
+      'DB_QUERY_TIMEOUT_MS=5000 is not below SHUTDOWN_TIMEOUT_MS=5000',
+    );
     expect(() => loadConfig({ SHUTDOWN_DELAY_MS: '30000', SHUTDOWN_TIMEOUT_MS: '30000' })).toThrow(
       'SHUTDOWN_DELAY_MS=30000 is not below SHUTDOWN_TIMEOUT_MS=30000',
     );

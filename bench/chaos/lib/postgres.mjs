@@ -16,4 +16,14 @@ export async function query(url, text, params = []) {
   }
 }
 
+/** Outbox rows (welcome emails) of these users not yet sent. */
+export async function pendingEmails(url, userIds) {
+  const rows = await query(
+    url,
+    `SELECT count(*) AS n FROM outbox WHERE user_id = ANY($1::uuid[]) AND status <> 'sent'`,
+    [userIds],
+  );
+  return Number(rows[0].n);
+}
+
 export { pg };

@@ -15,6 +15,19 @@ export function within(records, from = -Infinity, to = Infinity, filter = () => 
   return records.filter((record) => record.start >= from && record.start < to && filter(record));
 }
 
+/**
+ * Recovery: the start of the first request from which every later one succeeded (undefined when
+ * the last request failed).
+ */
+export function recoveredFrom(records) {
+  const sorted = [...records].sort((a, b) => a.start - b.start);
+  let lastFailure = -1;
+  sorted.forEach((record, index) => {
+    if (failed(record)) lastFailure = index;
+  });
+  return sorted[lastFailure + 1]?.start;
+}
+
 /** Count, failures, 5xx, errors, statuses and latency percentiles of `records`. */
 export function summarize(records) {
   const statuses = {};

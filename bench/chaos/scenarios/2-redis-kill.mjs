@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase, startRedis, waitFor } from '@bulwark/testing';
 import { account, apiEnv, detailedHealth, scrape, uniqueTenant } from '../lib/api.mjs';
-import { query } from '../lib/postgres.mjs';
+import { pendingEmails, query } from '../lib/postgres.mjs';
 import { startApi } from '../lib/processes.mjs';
 import { startSampler } from '../lib/sampler.mjs';
 import { startLoad } from '../lib/steady-load.mjs';
@@ -152,16 +152,7 @@ export default {
           what: 'healthy after the restart',
         },
       ).catch(() => undefined);
-      const pendingOf = async (ids) =>
-        Number(
-          (
-            await query(
-              database.url,
-              `SELECT count(*) AS n FROM outbox WHERE user_id = ANY($1::uuid[]) AND status <> 'sent'`,
-              [ids],
-            )
-          )[0].n,
-        );
+      const pendingOf = (ids) => pendingEmails(database.url, ids);
       const sentAt = await waitFor(
         async () => (await pendingOf(registeredDuring)) === 0 && performance.now(),
         { timeoutMs: SENT_WITHIN_MS, intervalMs: 250, what: 'the outage emails sent' },

@@ -9,7 +9,7 @@ import { account, apiEnv, scrape, uniqueTenant } from '../lib/api.mjs';
 import { startApi } from '../lib/processes.mjs';
 import { startSampler } from '../lib/sampler.mjs';
 import { startLoad } from '../lib/steady-load.mjs';
-import { failed, ms, percentile, statusText, summarize, within } from '../lib/windows.mjs';
+import { ms, percentile, recoveredFrom, statusText, summarize, within } from '../lib/windows.mjs';
 
 const POOL_MAX = 10;
 const RESET_TIMEOUT_MS = 3_000;
@@ -53,6 +53,7 @@ export default {
       DB_BREAKER_WINDOW_MS: String(WINDOW_MS),
       DB_CONNECTION_TIMEOUT_MS: '500',
       DB_STATEMENT_TIMEOUT_MS: '1000',
+      DB_QUERY_TIMEOUT_MS: '1500',
     };
     note(
       `One API process (no Redis) whose \`DATABASE_URL\` goes through the harness's TCP fault proxy; ${rate} req/s of authenticated notes traffic (3 GET /api/v1/notes : 1 POST), at most 32 in flight. After ${warmupMs / 1000} s the proxy blackholes both directions for ${cutMs / 1000} s (bytes are read and dropped: the server never sees a statement, so only client-side deadlines end a call), then heals. Env: ${Object.entries(
@@ -61,10 +62,10 @@ export default {
         .map(([key, value]) => `\`${key}=${value}\``)
         .join(
           ', ',
-        )}, so a call's client-side deadline is 1.5 s (connection wait + statement timeout). /metrics is scraped every 100 ms for \`circuit_breaker_state{breaker="postgres",state="open"}\` and \`db_pool_connections\`.`,
+        )}, so a call's client-side deadline is 1.5 s (\`DB_QUERY_TIMEOUT_MS\`). /metrics is scraped every 100 ms for \`circuit_breaker_state{breaker="postgres",state="open"}\` and \`db_pool_connections\`.`,
     );
     note(
-      "Window of the p99 bound: requests started from the first scrape that shows the breaker open (`state=open` at 1) until the heal. Before that, the breaker (50 % failure rate over `DB_BREAKER_WINDOW_MS`) is still weighing the successes of the seconds before the cut against the failures. With the API's default 10 s window it opened anywhere from 4 s into the cut to not at all (load shedding lets few calls reach the pool, so failures pile up slowly while the successes stay in the window); with a 4 s window it opens within ~4 s. Meanwhile @bulwark/limits' adaptive load shedding already answers most requests 503 `BULWARK_LIMITS_OVERLOADED` at once, while the few it admits wait for the 1.5 s deadline; the table shows that phase separately.",
+      "Window of the p99 bound: requests started from the first scrape that shows the breaker open (`state=open` at 1) until the heal. Before that, the breaker (50 % failure rate over `DB_BREAKER_WINDOW_MS`) is still weighing the successes of the seconds before the cut against the failures. Before breakers also tripped on consecutive timeouts (issue 15; postgres-partition runs the defaults), with the API's default 10 s window it opened anywhere from 4 s into the cut to not at all (load shedding lets few calls reach the pool, so failures pile up slowly while the successes stay in the window); with a 4 s window it opens within ~4 s. Meanwhile @bulwark/limits' adaptive load shedding already answers most requests 503 `BULWARK_LIMITS_OVERLOADED` at once, while the few it admits wait for the 1.5 s deadline; the table shows that phase separately.",
     );
     const database = await createDatabase(undefined, 'bulwark_chaos');
     let proxy;
@@ -119,13 +120,7 @@ export default {
       const afterOpen = within(records, openedAt, healAt);
       const open = summarize(afterOpen);
       const shed = cut.filter((record) => record.code === 'BULWARK_LIMITS_OVERLOADED').length;
-      // Recovery: the start of the first request from which every later one succeeded.
-      const sorted = [...records].sort((a, b) => a.start - b.start);
-      let lastFailure = -1;
-      sorted.forEach((record, index) => {
-        if (failed(record)) lastFailure = index;
-      });
-      const recoveredAt = sorted[lastFailure + 1]?.start ?? Number.POSITIVE_INFINITY;
+      const recoveredAt = recoveredFrom(records) ?? Number.POSITIVE_INFINITY;
       const recoveryMs = Math.max(0, recoveredAt - healAt);
       const after = summarize(within(records, recoveredAt));
       const pools = samples.filter((sample) => sample.error === undefined).map((s) => s.value.pool);

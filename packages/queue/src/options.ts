@@ -107,6 +107,11 @@ export const QueueOptionsSchema = Type.Object(
       description:
         'whether the queue:redis health check is critical (false = degraded, still ready)',
     }),
+    consumerCheckCritical: Type.Boolean({
+      default: false,
+      description:
+        'whether each queue:<name>:consumer health check is critical (false = degraded, still ready); process() may override it per queue',
+    }),
   },
   { additionalProperties: false },
 );
@@ -154,6 +159,13 @@ export interface QueueOptions {
   consumerLivenessMs?: number;
   /** Whether the `queue:redis` check is critical (false: failure degrades). @default false */
   redisCheckCritical?: boolean;
+  /**
+   * Whether each `queue:<name>:consumer` check is critical (false: failure degrades). A hung or
+   * lost Redis stops every instance's consumers at once, so a critical consumer check would take
+   * the whole fleet out of rotation. `process(name, handler, { critical })` overrides it.
+   * @default false
+   */
+  consumerCheckCritical?: boolean;
 }
 
 /** Options after defaults are applied. */

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { AlreadyRegisteredError } from './errors.js';
 import { type QueueOptions, resolveOptions } from './options.js';
 import { QueueManager } from './queue-manager.js';
+import { discoverDeadlines } from './request-deadline.js';
 import { createQueueMetrics, type HealthLike, type MetricsLike } from './telemetry.js';
 import type { Queues } from './types.js';
 
@@ -29,7 +30,13 @@ async function bulwarkQueue(fastify: FastifyInstance, options: QueueOptions): Pr
   const metrics = fastify.hasDecorator('metrics') ? (instance.metrics as MetricsLike) : undefined;
   const health = fastify.hasDecorator('health') ? (instance.health as HealthLike) : undefined;
   const log = fastify.log.child({ plugin: '@bulwark/queue' });
-  const manager = new QueueManager(resolved, log, createQueueMetrics(metrics), health);
+  const manager = new QueueManager(
+    resolved,
+    log,
+    createQueueMetrics(metrics),
+    health,
+    discoverDeadlines(fastify),
+  );
   if (!manager.enabled) {
     log.info('no connection configured: queues are disabled (add() answers 503)');
   }

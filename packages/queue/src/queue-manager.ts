@@ -19,6 +19,7 @@ import {
 } from './errors.js';
 import { type JobDefaults, mergeJobDefaults, type ResolvedQueueOptions } from './options.js';
 import { compilePayloadValidator, type PayloadValidator } from './payload-validator.js';
+import type { DeadlineSource } from './request-deadline.js';
 import type { HealthLike, QueueMetrics } from './telemetry.js';
 import type {
   AddOptions,
@@ -83,6 +84,7 @@ export class QueueManager {
     log: FastifyBaseLogger,
     metrics: QueueMetrics,
     health: HealthLike | undefined,
+    private readonly deadlines?: DeadlineSource,
   ) {
     this.options = options;
     this.log = log;
@@ -150,6 +152,11 @@ export class QueueManager {
 
   process(name: string, handler: JobHandler<unknown, unknown>, options?: ProcessOptions): void {
     const definition = this.lookup(name);
+    if (options?.critical !== undefined && typeof options.critical !== 'boolean') {
+      throw new InvalidDefinitionError(
+        `process("${name}") option critical must be a boolean, got ${JSON.stringify(options.critical)}`,
+      );
+    }
     if (definition.runner) {
       throw new InvalidDefinitionError(`queue "${name}" already has a worker in this process`);
     }
@@ -182,7 +189,7 @@ export class QueueManager {
     const queue = definition.queue;
     this.health?.register({
       name: `queue:${name}:consumer`,
-      critical: true,
+      critical: options?.critical ?? this.options.consumerCheckCritical,
       tags: ['queue'],
       timeoutMs: 2000,
       // A consumer cannot work while Redis is down, and restarting it would not help: that outage
@@ -342,25 +349,37 @@ export class QueueManager {
   }
 
   /**
-   * Bounds a Redis operation by `enqueueTimeoutMs`. Connection failures, Redis error replies and
-   * the timeout become BULWARK_QUEUE_UNAVAILABLE; other errors (a bad job id, …) pass through.
+   * Bounds a Redis operation by `enqueueTimeoutMs`, or by what is left of the request's deadline
+   * when that is nearer (and by its signal: a gone client stops the wait). Connection failures,
+   * Redis error replies and the timeout become BULWARK_QUEUE_UNAVAILABLE; other errors (a bad
+   * job id, …) pass through. The command itself cannot be recalled: it may still land.
    */
   private bounded<T>(operation: Promise<T>): Promise<T> {
     const producer = this.producer;
+    const request = this.deadlines?.();
+    const ms = Math.min(this.options.enqueueTimeoutMs, request?.remainingMs() ?? Infinity);
+    const signal = request?.signal;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          unavailable(new Error(`Redis did not answer within ${this.options.enqueueTimeoutMs} ms`)),
-        );
-      }, this.options.enqueueTimeoutMs);
+      const onAbort = () => reject(signal?.reason);
+      const timer = setTimeout(
+        () => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(unavailable(new Error(`Redis did not answer within ${Math.round(ms)} ms`)));
+        },
+        Math.max(0, ms),
+      );
       timer.unref();
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
       operation.then(
         (value) => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           resolve(value);
         },
         (error: Error) => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           const outage = producer?.status !== 'ready' || isConnectionError(error);
           reject(outage ? unavailable(error) : error);
         },

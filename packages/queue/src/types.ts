@@ -53,6 +53,8 @@ export interface ProcessOptions {
   stalledIntervalMs?: number;
   /** A job that stalls more often than this fails for good (and is dead-lettered). @default 1 */
   maxStalledCount?: number;
+  /** Whether this queue's `queue:<name>:consumer` check is critical. @default the plugin's `consumerCheckCritical` (false) */
+  critical?: boolean;
 }
 
 /** The second argument of `define()`. */

@@ -74,7 +74,7 @@ export async function createApp(
   }
   if (extras.health) {
     result.health = healthStandIn();
-    app.decorate('health', result.health);
+    app.decorate('health', result.health as never);
   }
   await app.register(queue, { prefix: uniquePrefix(), ...options });
   return result;

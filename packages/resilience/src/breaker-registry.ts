@@ -2,6 +2,7 @@ import { Breaker, type BreakerOptions, type BreakerState } from './breaker.js';
 import { Bulkhead, type BulkheadOptions } from './bulkhead.js';
 import { BreakerExistsError } from './errors.js';
 import type { CounterLike, GaugeLike, HealthLike, MetricsLike } from './integration.js';
+import { currentDeadline, type RequestDeadline } from './request-deadline.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 
 const STATES: readonly BreakerState[] = ['closed', 'half-open', 'open'];
@@ -84,6 +85,15 @@ export class BreakerRegistry {
     this.#budgetDefaults = budgetDefaults;
     this.#metrics = integrations.metrics ? createMetrics(integrations.metrics) : undefined;
     this.#health = integrations.health;
+  }
+
+  /**
+   * The deadline of the request being handled in the calling async context (its `signal` and
+   * `remainingMs()`), or undefined outside a request. Other plugins (`@bulwark/queue`'s `add()`)
+   * discover it here to bound their own calls by the request's budget.
+   */
+  currentDeadline(): RequestDeadline | undefined {
+    return currentDeadline();
   }
 
   /** The breaker with this name, or undefined. */

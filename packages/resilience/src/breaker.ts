@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import OpossumBreaker from 'opossum';
+import { linkedController } from './abort.js';
 import {
   type CallWindow,
   CountWindow,
@@ -8,8 +9,9 @@ import {
   type WindowSnapshot,
 } from './breaker-window.js';
 import { BreakerOpenError, TimeoutError } from './errors.js';
+import { currentDeadline } from './request-deadline.js';
 import { withRetryAfter } from './retry-after.js';
-import { timeout } from './timeout.js';
+import { guarded } from './timeout.js';
 
 /** A breaker's state; the gauge `circuit_breaker_state{state}` is 1 for the current one. */
 export type BreakerState = 'closed' | 'half-open' | 'open';
@@ -44,6 +46,13 @@ export interface BreakerOptions {
   halfOpenTrials?: number;
   /** Per-call deadline; the call's signal aborts and it fails with `TimeoutError`. 0 disables. @default 10000 */
   timeoutMs?: number;
+  /**
+   * Trip when this many calls in a row ended in a timeout, with no success between them, however
+   * many successes the window still holds: a partition answers nothing, and the rate over a
+   * window full of the healthy seconds before it would take most of the window to reach the
+   * threshold. 0 disables. @default 5
+   */
+  consecutiveTimeouts?: number;
   /** Whether an error counts against the dependency. @default every error except 4xx ones */
   isFailure?: (error: unknown) => boolean;
   /** When open, the breaker's health check fails (unhealthy) instead of reporting degraded. @default false */
@@ -92,6 +101,7 @@ export function resolveBreakerOptions(options: BreakerOptions = {}): ResolvedBre
     resetTimeoutMs: options.resetTimeoutMs ?? 30_000,
     halfOpenTrials: options.halfOpenTrials ?? 3,
     timeoutMs: options.timeoutMs ?? 10_000,
+    consecutiveTimeouts: options.consecutiveTimeouts ?? 5,
     isFailure: options.isFailure ?? defaultIsFailure,
     critical: options.critical ?? false,
   };
@@ -110,6 +120,7 @@ export function resolveBreakerOptions(options: BreakerOptions = {}): ResolvedBre
   check('resetTimeoutMs', resolved.resetTimeoutMs, 1);
   check('halfOpenTrials', resolved.halfOpenTrials, 1, true);
   check('timeoutMs', resolved.timeoutMs, 0);
+  check('consecutiveTimeouts', resolved.consecutiveTimeouts, 0, true);
   if (typeof resolved.isFailure !== 'function') {
     throw new TypeError(`breaker isFailure must be a function, got ${typeof resolved.isFailure}`);
   }
@@ -129,13 +140,14 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   readonly name: string;
   readonly options: ResolvedBreakerOptions;
   /** The underlying opossum breaker, for its events and `stats`. Do not open/close it directly. */
-  readonly opossum: OpossumBreaker<[Task, AbortSignal | undefined], unknown>;
+  readonly opossum: OpossumBreaker<[Task, AbortSignal | undefined, number | undefined], unknown>;
   readonly #window: CallWindow;
   #state: BreakerState = 'closed';
   #openedAt = 0;
   #trialsStarted = 0;
   #trialsSucceeded = 0;
   #lastTrip: string | undefined;
+  #timeoutsInARow = 0;
 
   constructor(name: string, options: BreakerOptions = {}) {
     super();
@@ -147,10 +159,9 @@ export class Breaker extends EventEmitter<BreakerEvents> {
         ? new CountWindow(o.windowSize)
         : new TimeWindow(o.windowMs, o.windowBuckets);
     this.opossum = new OpossumBreaker(
-      (task: Task, signal: AbortSignal | undefined) =>
-        o.timeoutMs > 0
-          ? timeout(task, { ms: o.timeoutMs, signal })
-          : task(signal ?? new AbortController().signal),
+      // `ms`: timeoutMs, unless the request's deadline (whose signal aborts by itself) is nearer.
+      (task: Task, signal: AbortSignal | undefined, ms: number | undefined) =>
+        ms !== undefined || signal ? guarded(task, ms, signal) : task(new AbortController().signal),
       {
         name,
         timeout: false,
@@ -185,7 +196,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     return this.#state;
   }
 
-  /** Why the breaker last tripped: `failure-rate`, `slow-call-rate`, `half-open-trial` or `manual`. */
+  /** Why the breaker last tripped: `failure-rate`, `slow-call-rate`, `consecutive-timeouts`, `half-open-trial` or `manual`. */
   get lastTripReason(): string | undefined {
     return this.#lastTrip;
   }
@@ -212,7 +223,10 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     const previous = this.#state;
     if (previous === next) return;
     this.#state = next;
-    if (next === 'closed') this.#window.reset();
+    if (next === 'closed') {
+      this.#window.reset();
+      this.#timeoutsInARow = 0;
+    }
     this.emit('state', next, previous);
   }
 
@@ -238,9 +252,37 @@ export class Breaker extends EventEmitter<BreakerEvents> {
 
   /**
    * Runs `fn` through the breaker. Rejects at once with `BreakerOpenError` (503, Retry-After)
-   * while open, or while half-open with every trial slot taken.
+   * while open, or while half-open with every trial slot taken. Made while a request is handled,
+   * the call follows the request's signal and gets the smaller of `timeoutMs` and what is left
+   * of the request's deadline; with the budget already spent it fails at once, unrecorded.
    */
   async fire<T>(fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const own = this.options.timeoutMs > 0 ? this.options.timeoutMs : undefined;
+    const deadline = currentDeadline();
+    if (!deadline) return this.#fire(fn, signal, own);
+    const requestSignal = deadline.signal;
+    requestSignal.throwIfAborted();
+    const remaining = deadline.remainingMs();
+    if (remaining <= 0) throw deadline.timeoutError();
+    // The request's signal aborts at its own deadline with its own error.
+    const ms = own !== undefined && own < remaining ? own : undefined;
+    if (!signal || signal === requestSignal) return this.#fire(fn, requestSignal, ms);
+    const { controller, dispose } = linkedController(signal);
+    const onAbort = () => controller.abort(requestSignal.reason);
+    requestSignal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.#fire(fn, controller.signal, ms);
+    } finally {
+      requestSignal.removeEventListener('abort', onAbort);
+      dispose();
+    }
+  }
+
+  async #fire<T>(
+    fn: (signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal | undefined,
+    ms: number | undefined,
+  ): Promise<T> {
     let trial = false;
     if (this.#state === 'open') this.#reject();
     if (this.#state === 'half-open') {
@@ -252,7 +294,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     let failed = false;
     let outcome: CallOutcome = 'success';
     try {
-      return (await this.opossum.fire(fn as Task, signal)) as T;
+      return (await this.opossum.fire(fn as Task, signal, ms)) as T;
     } catch (error) {
       if (OpossumBreaker.isOurError(error as Error)) {
         // opossum's single half-open slot is taken by another trial
@@ -308,6 +350,13 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     }
     if (this.#state !== 'closed') return;
     this.#window.record(failed, slow);
+    if (outcome === 'timeout') this.#timeoutsInARow++;
+    else if (!failed) this.#timeoutsInARow = 0;
+    const threshold = this.options.consecutiveTimeouts;
+    if (threshold > 0 && this.#timeoutsInARow >= threshold) {
+      this.open('consecutive-timeouts');
+      return;
+    }
     const reason = tripReason(this.#window.snapshot(), this.options);
     if (reason) this.open(reason);
   }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Breaker } from './breaker.js';
+import { sendCancelRequest } from './cancel-request.js';
 import {
   checkoutError,
   isRetryableStatement,
@@ -11,6 +12,7 @@ import {
 import { DbClosedError } from './errors.js';
 import type { HealthLike, MetricsLike } from './integration.js';
 import type { ResolvedDbOptions } from './options.js';
+import { runDetached } from './request-deadline.js';
 import { retry } from './retry.js';
 import type { RetryBudget } from './retry-budget.js';
 
@@ -47,6 +49,14 @@ export interface LoggerLike {
   debug(object: object, message?: string): void;
 }
 
+// pg's Client ends a connection gracefully (Terminate, then waits for the server's FIN) unless a
+// query is active; on a partitioned network that wait never ends, so the socket is destroyed.
+function destroySocket(client: pg.PoolClient): void {
+  (
+    client as unknown as { connection?: { stream?: { destroy(): void } } }
+  ).connection?.stream?.destroy();
+}
+
 type Attempt<T> = (client: pg.PoolClient, signal: AbortSignal) => Promise<T>;
 
 /**
@@ -74,7 +84,12 @@ export class ResilientDb {
       connectionString: options.connectionString,
       min: options.min,
       max: options.max,
-      connectionTimeoutMillis: options.connectionTimeoutMillis,
+      // A connection attempt that outlives the call's deadline would hold a pool slot for nobody
+      // (on a partitioned network it never completes), so it is bounded by that deadline too.
+      connectionTimeoutMillis:
+        options.queryTimeoutMillis > 0
+          ? Math.min(options.connectionTimeoutMillis, options.queryTimeoutMillis)
+          : options.connectionTimeoutMillis,
       idleTimeoutMillis: options.idleTimeoutMillis,
       maxLifetimeSeconds: options.maxLifetimeSeconds,
       keepAlive: options.keepAlive,
@@ -157,8 +172,14 @@ export class ResilientDb {
       released = true;
       client.release(error);
     };
-    // A timed-out call abandons its statement: drop the connection so the pool slot frees now.
-    const onAbort = () => release(new Error('postgres call aborted'));
+    // A timed-out or abandoned call: the server is told to cancel the statement (it would run on
+    // for nobody otherwise), and the connection is destroyed, never returned to the pool: on a
+    // silent socket its reply may never come, and a late one would confuse the next user.
+    const onAbort = () => {
+      void sendCancelRequest(client);
+      release(new Error('postgres call aborted'));
+      destroySocket(client);
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       const result = await run(client, signal);
@@ -258,11 +279,15 @@ export class ResilientDb {
 
   #startProbe(now: boolean): void {
     if (this.#closed) return;
-    if (!this.#probeTimer) {
-      this.#probeTimer = setInterval(() => void this.probe(), this.#options.probeIntervalMillis);
-      this.#probeTimer.unref();
-    }
-    if (now) void this.probe();
+    // The probe is background work: started while some request is handled (a breaker that trips
+    // inside a call), it must not inherit that request's deadline or cancellation.
+    runDetached(() => {
+      if (!this.#probeTimer) {
+        this.#probeTimer = setInterval(() => void this.probe(), this.#options.probeIntervalMillis);
+        this.#probeTimer.unref();
+      }
+      if (now) void this.probe();
+    });
   }
 
   #stopProbe(): void {

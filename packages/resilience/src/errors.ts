@@ -32,6 +32,17 @@ export const TimeoutError = createError<[number]>(
   503,
 );
 
+/**
+ * The client of the request a call was made for disconnected before its response was sent; the
+ * call was aborted (a running Postgres statement is cancelled). A 4xx status, so breakers do not
+ * count it against the dependency; nobody is left to read it.
+ */
+export const RequestAbortedError = createError(
+  'BULWARK_RESILIENCE_REQUEST_ABORTED',
+  'The client closed the request before its response was sent; its calls were cancelled',
+  499,
+);
+
 /** A bulkhead's concurrent slots and wait queue are all taken (or the wait ran out). */
 export const BulkheadFullError = createError(
   'BULWARK_RESILIENCE_BULKHEAD_FULL',

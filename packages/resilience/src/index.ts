@@ -30,6 +30,13 @@ export { isDatabaseFailure } from './db-errors.js';
 export * as errors from './errors.js';
 export type { HealthCheckSpec, HealthLike, MetricsLike } from './integration.js';
 export type { ResilienceOptions } from './options.js';
+export {
+  currentDeadline,
+  effectiveTimeout,
+  RequestDeadline,
+  runDetached,
+  runWithDeadline,
+} from './request-deadline.js';
 export { type AttemptContext, type RetryOptions, retry } from './retry.js';
 export { RetryBudget, type RetryBudgetObserver, type RetryBudgetOptions } from './retry-budget.js';
 export { type TimeoutOptions, timeout } from './timeout.js';

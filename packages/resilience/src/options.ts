@@ -56,6 +56,12 @@ function breakerSchema(withDefaults: boolean) {
         ...d(10_000),
         description: 'Per-call deadline (ms); 0 disables',
       }),
+      consecutiveTimeouts: Type.Integer({
+        minimum: 0,
+        ...d(5),
+        description:
+          'Trip when this many calls in a row timed out (no success between), whatever the window holds; 0 disables',
+      }),
       critical: Type.Boolean({
         ...d(false),
         description: 'An open breaker makes its health check unhealthy, not just degraded',
@@ -121,8 +127,9 @@ const DbSchema = Type.Object(
     }),
     queryTimeoutMillis: Type.Integer({
       minimum: 0,
-      default: 35_000,
-      description: 'Client-side deadline of one call, connection wait included (ms); 0 disables',
+      default: 5000,
+      description:
+        'Client-side deadline of one call, connection wait included (ms), enforced on a silent socket; 0 disables',
     }),
     keepAlive: Type.Boolean({ default: true, description: 'TCP keep-alive on connections' }),
     keepAliveInitialDelayMillis: Type.Integer({
@@ -153,12 +160,25 @@ const DbSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const RequestSchema = Type.Object(
+  {
+    deadlineMs: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description:
+        "Budget (ms, from arrival) of the dependency calls made for one request; 0 = Fastify's requestTimeout, none when that is 0 too; a route sets its own with config.deadlineMs",
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 /** Options schema for @bulwark/resilience. Every key carries its default and description. */
 export const ResilienceOptionsSchema = Type.Object(
   {
     breaker: BreakerDefaultsSchema,
     retryBudget: RetryBudgetSchema,
     db: DbSchema,
+    request: RequestSchema,
   },
   { additionalProperties: false },
 );

@@ -1,11 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { BreakerRegistry } from './breaker-registry.js';
 import { ResilientDb } from './db.js';
 import { databaseFailurePredicate } from './db-errors.js';
-import { AlreadyRegisteredError } from './errors.js';
+import { AlreadyRegisteredError, InvalidOptionError } from './errors.js';
 import type { HealthLike, MetricsLike } from './integration.js';
 import { type ResilienceOptions, resolveOptions } from './options.js';
+import { RequestDeadline, runWithDeadline } from './request-deadline.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,7 +21,33 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Marks an infrastructure endpoint (probe, metrics): never rate limited or shed, not counted in HTTP metrics. */
     bulwarkProbe?: boolean;
+    /**
+     * This route's request budget (ms, from arrival) for the dependency calls made for it
+     * (@bulwark/resilience); 0: none. @default the plugin's `request.deadlineMs`
+     */
+    deadlineMs?: number;
   }
+  interface FastifyRequest {
+    /**
+     * The request's deadline and `signal` (aborts when the client disconnects or the budget is
+     * spent), from @bulwark/resilience. Bulwark-wrapped calls inherit it on their own; pass
+     * `request.deadline.signal` to anything else you call. `null` on probe routes.
+     */
+    deadline: RequestDeadline | null;
+  }
+}
+
+const deadlineKey = Symbol('bulwark.resilience.deadline');
+
+type DeadlineCarrier = { [deadlineKey]?: RequestDeadline };
+
+// Enters the request's deadline for the rest of the hook chain. Entered again at preValidation:
+// with a body, the later hooks and the handler run from the request stream's events, in another
+// async context (the same two-step as @fastify/request-context).
+function enterDeadline(request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+  const deadline = (request as unknown as DeadlineCarrier)[deadlineKey];
+  if (deadline) runWithDeadline(deadline, done);
+  else done();
 }
 
 const registered = Symbol('bulwark.resilience.registered');
@@ -63,6 +90,31 @@ async function bulwarkResilience(
     db.observe(metrics, health);
     fastify.decorate('db', db);
   }
+
+  // Fastify's requestTimeout is in initialConfig at run time but not in its type.
+  const serverTimeout = (fastify.initialConfig as { requestTimeout?: number }).requestTimeout;
+  const defaultBudget = resolved.request.deadlineMs || serverTimeout || 0;
+  fastify.decorateRequest('deadline', null);
+  fastify.addHook('onRoute', (route) => {
+    const budget = route.config?.deadlineMs;
+    if (budget !== undefined && !(Number.isInteger(budget) && budget >= 0)) {
+      throw new InvalidOptionError(
+        `route ${String(route.method)} ${route.url} config.deadlineMs must be an integer ≥ 0 (ms; 0 = no deadline), got ${JSON.stringify(budget)}`,
+      );
+    }
+  });
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const config = request.routeOptions.config;
+    if (config.bulwarkProbe === true) {
+      done();
+      return;
+    }
+    const deadline = new RequestDeadline(reply.raw, config.deadlineMs ?? defaultBudget);
+    request.deadline = deadline;
+    (request as unknown as DeadlineCarrier)[deadlineKey] = deadline;
+    runWithDeadline(deadline, done);
+  });
+  fastify.addHook('preValidation', enterDeadline);
 
   fastify.addHook('onClose', async () => {
     await db?.close();

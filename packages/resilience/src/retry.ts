@@ -1,6 +1,7 @@
 import { linkedController, sleep } from './abort.js';
 import { type BackoffOptions, createBackoff } from './backoff.js';
 import { TimeoutError } from './errors.js';
+import { currentDeadline, effectiveTimeout } from './request-deadline.js';
 import { withRetryAfter } from './retry-after.js';
 import type { RetryBudget } from './retry-budget.js';
 import { isTransientError } from './transient.js';
@@ -52,11 +53,22 @@ export async function retry<T>(
   const attempts = checkOptions(options);
   const retryable = options.retryable ?? isTransientError;
   const backoff = createBackoff(options);
+  // Made for a request: its signal aborts the attempts too, and its deadline caps ours, so no
+  // retry outlives the request.
+  const request = currentDeadline();
+  if (request) {
+    request.signal.throwIfAborted();
+    if (request.remainingMs() <= 0) throw request.timeoutError();
+  }
   const { controller, dispose } = linkedController(options.signal);
-  const deadline = options.deadlineMs === undefined ? undefined : Date.now() + options.deadlineMs;
+  const requestSignal = request?.signal;
+  const onRequestAbort = () => controller.abort(requestSignal?.reason);
+  requestSignal?.addEventListener('abort', onRequestAbort, { once: true });
+  const limit = effectiveTimeout(options.deadlineMs, request);
+  const deadline = limit === undefined ? undefined : Date.now() + limit;
   let deadlineTimer: NodeJS.Timeout | undefined;
-  if (options.deadlineMs !== undefined) {
-    const limit = options.deadlineMs;
+  // When the request's deadline is the nearer one, its signal's own timer aborts the attempts.
+  if (limit !== undefined && limit === options.deadlineMs) {
     deadlineTimer = setTimeout(
       () => controller.abort(withRetryAfter(new TimeoutError(limit), 1)),
       limit,
@@ -81,6 +93,7 @@ export async function retry<T>(
     }
   } finally {
     if (deadlineTimer) clearTimeout(deadlineTimer);
+    requestSignal?.removeEventListener('abort', onRequestAbort);
     dispose();
   }
 }

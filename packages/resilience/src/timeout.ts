@@ -22,13 +22,28 @@ export function timeout<T>(
   if (!(ms > 0) || !Number.isFinite(ms)) {
     return Promise.reject(new RangeError(`timeout ms must be a finite number > 0, got ${ms}`));
   }
-  const { controller, dispose } = linkedController(options.signal);
+  return guarded(fn, ms, options.signal);
+}
+
+/**
+ * Runs `fn` with a signal that follows `signal` and, with `ms`, aborts after `ms`; rejects with
+ * the signal's reason as soon as it aborts, even if `fn` ignores it.
+ */
+export function guarded<T>(
+  fn: (signal: AbortSignal) => Promise<T> | T,
+  ms: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  const { controller, dispose } = linkedController(signal);
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(controller.signal.reason);
-    const timer = setTimeout(() => {
-      controller.abort(withRetryAfter(new TimeoutError(ms), 1));
-    }, ms);
-    timer.unref?.();
+    const timer =
+      ms === undefined
+        ? undefined
+        : setTimeout(() => {
+            controller.abort(withRetryAfter(new TimeoutError(ms), 1));
+          }, ms);
+    timer?.unref?.();
     if (controller.signal.aborted) onAbort();
     else controller.signal.addEventListener('abort', onAbort, { once: true });
     const settle = () => {

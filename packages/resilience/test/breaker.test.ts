@@ -173,6 +173,32 @@ describe('circuit breaker state machine', () => {
     expect(breaker.state).toBe('open');
   });
 
+  it('trips on consecutive timeouts even while the window is full of earlier successes', async () => {
+    const breaker = make({
+      windowType: 'count',
+      windowSize: 100,
+      timeoutMs: 50,
+      consecutiveTimeouts: 3,
+    });
+    for (let i = 0; i < 50; i++) await breaker.fire(ok);
+    const hang = () => new Promise<never>(() => undefined);
+    // a success between timeouts starts the count again
+    const first = [settle(breaker.fire(hang)), settle(breaker.fire(hang))];
+    await vi.advanceTimersByTimeAsync(50);
+    await Promise.all(first);
+    await breaker.fire(ok);
+    const second = [settle(breaker.fire(hang)), settle(breaker.fire(hang))];
+    await vi.advanceTimersByTimeAsync(50);
+    await Promise.all(second);
+    expect(breaker.state).toBe('closed');
+    expect(breaker.snapshot().failureRate).toBeLessThan(10);
+    const third = settle(breaker.fire(hang));
+    await vi.advanceTimersByTimeAsync(50);
+    expect(await third).toBeInstanceOf(errors.TimeoutError);
+    expect(breaker.state).toBe('open');
+    expect(breaker.lastTripReason).toBe('consecutive-timeouts');
+  });
+
   it('does not count errors isFailure rejects (e.g. 4xx)', async () => {
     const breaker = make({ windowType: 'count', minimumCalls: 1, failureRateThreshold: 1 });
     const clientError = Object.assign(new Error('bad request'), { statusCode: 400 });

@@ -20,7 +20,8 @@ describe('fastify.db', () => {
     expect(options).toMatchObject({
       min: 2,
       max: 20,
-      connectionTimeoutMillis: 10_000,
+      // db.connectionTimeoutMillis (10 s) bounded by db.queryTimeoutMillis (5 s)
+      connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
       maxLifetimeSeconds: 7200,
       statement_timeout: 30_000,
@@ -29,6 +30,7 @@ describe('fastify.db', () => {
     const shown = await app.db.query('SHOW statement_timeout');
     expect(shown.rows[0]).toStrictEqual({ statement_timeout: '30s' });
     expect(app.breakers.get('postgres')?.state).toBe('closed');
+    expect(app.breakers.get('postgres')?.options.timeoutMs).toBe(5000);
     expect(app.db.stats()).toMatchObject({ max: 20, waiting: 0 });
   });
 

@@ -7,6 +7,7 @@ const expected: Record<string, [string, number]> = {
   AlreadyRegisteredError: ['BULWARK_RESILIENCE_ALREADY_REGISTERED', 500],
   BreakerOpenError: ['BULWARK_RESILIENCE_BREAKER_OPEN', 503],
   TimeoutError: ['BULWARK_RESILIENCE_TIMEOUT', 503],
+  RequestAbortedError: ['BULWARK_RESILIENCE_REQUEST_ABORTED', 499],
   BulkheadFullError: ['BULWARK_RESILIENCE_BULKHEAD_FULL', 503],
   BreakerExistsError: ['BULWARK_RESILIENCE_BREAKER_EXISTS', 500],
   DbPoolExhaustedError: ['BULWARK_DB_POOL_EXHAUSTED', 503],

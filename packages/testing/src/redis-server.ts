@@ -8,8 +8,17 @@ export interface RedisServer {
   readonly port: number;
   /** `redis://127.0.0.1:<port>` */
   readonly url: string;
-  /** Whether the process is running now. */
+  /** Whether the process is running now (a hung one is running). */
   readonly running: boolean;
+  /** Whether the process is stopped by {@link RedisServer.hang}. */
+  readonly hung: boolean;
+  /**
+   * SIGSTOPs the server: a partition as clients see it. Connections stay open, the kernel still
+   * accepts new ones, nothing answers and nothing is refused. {@link RedisServer.resume} ends it.
+   */
+  hang(): void;
+  /** SIGCONTs a hung server: it answers again, on the same connections. */
+  resume(): void;
   /** SIGKILLs the server: connections drop at once, nothing is saved. */
   kill(): Promise<void>;
   /** Starts the server again on the same port (after kill or stop). */
@@ -49,6 +58,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   const port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
   let stderr = '';
+  let hung = false;
 
   async function launch(): Promise<void> {
     const proc = spawn(
@@ -84,6 +94,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = once(proc, 'exit');
     proc.kill(signal);
+    // A stopped process acts on SIGTERM only once it runs again.
+    if (hung) proc.kill('SIGCONT');
+    hung = false;
     const timer = setTimeout(() => proc.kill('SIGKILL'), 2_000);
     await exited;
     clearTimeout(timer);
@@ -105,5 +118,19 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       await launch();
     },
     stop: () => terminate('SIGTERM'),
+    get hung() {
+      return hung;
+    },
+    hang() {
+      if (!isRunning())
+        throw new Error(`redis-server on port ${port} is not running: cannot hang it`);
+      child?.kill('SIGSTOP');
+      hung = true;
+    },
+    resume() {
+      if (!hung) return;
+      child?.kill('SIGCONT');
+      hung = false;
+    },
   };
 }

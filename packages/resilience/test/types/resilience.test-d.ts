@@ -3,6 +3,7 @@ import { describe, expectTypeOf, it } from 'vitest';
 import resilience, {
   type Breaker,
   type BreakerRegistry,
+  type RequestDeadline,
   type ResilienceOptions,
   type ResilientDb,
   retry,
@@ -19,9 +20,13 @@ describe('types', () => {
       db: {
         connectionString: 'postgres://localhost/app',
         max: 10,
-        breaker: { resetTimeoutMs: 5000 },
+        queryTimeoutMillis: 3000,
+        breaker: { resetTimeoutMs: 5000, consecutiveTimeouts: 3 },
       },
+      request: { deadlineMs: 4000 },
     });
+    // @ts-expect-error deadlineMs is a number
+    app.register(resilience, { request: { deadlineMs: '4s' } });
     // @ts-expect-error wrong type
     app.register(resilience, { breaker: { windowType: 'sliding' } });
     // @ts-expect-error unknown key
@@ -39,6 +44,14 @@ describe('types', () => {
     app.get('/health', { config: { bulwarkProbe: true } }, async () => 'ok');
     // @ts-expect-error bulwarkProbe is a boolean
     app.get('/x', { config: { bulwarkProbe: 'yes' } }, async () => 'ok');
+    app.get('/report', { config: { deadlineMs: 1000 } }, async (request) => {
+      expectTypeOf(request.deadline).toEqualTypeOf<RequestDeadline | null>();
+      expectTypeOf(request.deadline?.signal).toEqualTypeOf<AbortSignal | undefined>();
+      return 'ok';
+    });
+    // @ts-expect-error deadlineMs is a number
+    app.get('/y', { config: { deadlineMs: 'soon' } }, async () => 'ok');
+    expectTypeOf(app.breakers.currentDeadline()).toEqualTypeOf<RequestDeadline | undefined>();
   });
 
   it('types retry results', () => {
