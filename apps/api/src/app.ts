@@ -16,7 +16,7 @@ import { type Config, trustProxyOption } from './config.js';
 import type { Db } from './database/db.js';
 import { installErrorHandler } from './error-handler.js';
 import { emailJobs, processEmails, type QueuesLike } from './jobs/email.js';
-import { startOutboxRelay } from './jobs/outbox-relay.js';
+import { type RunningOutboxRelay, startOutboxRelay } from './jobs/outbox-relay.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { helloRoutes } from './routes/hello.js';
@@ -24,6 +24,7 @@ import { meRoutes } from './routes/me.js';
 import { notesRoutes } from './routes/notes.js';
 import { ErrorBody } from './routes/schemas.js';
 import { systemRoutes } from './routes/system.js';
+import { shutdownStep } from './shutdown-steps.js';
 
 /** Helmet options for the OpenAPI UI page: its own scripts and styles, still never framed. */
 const docsHelmet = {
@@ -50,6 +51,8 @@ export interface AppDependencies {
   embedded: boolean;
   /** The JWT secret actually in force (generated when unset outside production). */
   jwtSecret: string;
+  /** Stops the embedded database: the last shutdown step, after the pool has ended. */
+  stopDatabase?: () => Promise<void>;
 }
 
 /**
@@ -61,6 +64,7 @@ export async function buildApp({
   databaseUrl,
   embedded,
   jwtSecret,
+  stopDatabase,
 }: AppDependencies): Promise<FastifyInstance> {
   const production = config.NODE_ENV === 'production';
   const serverOptions: FastifyServerOptions = {
@@ -72,6 +76,8 @@ export async function buildApp({
     trustProxy: trustProxyOption(config.TRUST_PROXY) as FastifyServerOptions['trustProxy'],
   };
   const app = Fastify(serverOptions);
+  // Shutdown steps are registered in the reverse of the order they run: see shutdown-steps.ts.
+  if (stopDatabase) shutdownStep(app, 'embedded database stopped', stopDatabase);
 
   await app.register(
     observability,
@@ -125,6 +131,9 @@ export async function buildApp({
       },
     },
   });
+  shutdownStep(app, 'pool ended');
+  let relay: RunningOutboxRelay | undefined;
+  shutdownStep(app, 'outbox relay stopped', () => relay?.stop(config.SHUTDOWN_TIMEOUT_MS / 4));
   await app.register(resilience, {
     db: {
       connectionString: databaseUrl,
@@ -146,7 +155,19 @@ export async function buildApp({
     },
   });
   const db: Db = app.db;
-  await app.register(queue, config.REDIS_URL ? { connection: config.REDIS_URL } : {});
+  shutdownStep(app, 'queue workers drained');
+  await app.register(
+    queue,
+    // Draining gets half the shutdown deadline: the relay, the pool and the database need the rest.
+    config.REDIS_URL
+      ? { connection: config.REDIS_URL, drainTimeoutMs: Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2) }
+      : {},
+  );
+  shutdownStep(app, 'in-flight requests finished; draining queue workers');
+  app.addHook('preClose', function stopAccepting(done) {
+    app.log.info({ step: 'stop accepting' }, 'shutdown step: stop accepting');
+    done();
+  });
 
   installErrorHandler(app, production);
   app.addSchema(ErrorBody);
@@ -174,8 +195,12 @@ export async function buildApp({
     ? (app as unknown as { queues: QueuesLike }).queues
     : undefined;
   const jobs = emailJobs({ db, queues, log: app.log });
-  if (queues?.enabled && config.WORKERS === 'inline') processEmails(queues, db);
-  startOutboxRelay(app, jobs);
+  if (queues?.enabled && config.WORKERS === 'inline') processEmails(queues, db, app.log);
+  relay = startOutboxRelay(app.log, jobs, {
+    intervalMs: 500,
+    sweepIntervalMs: config.OUTBOX_SWEEP_INTERVAL_MS,
+    staleAfterMs: config.OUTBOX_STALE_AFTER_MS,
+  });
 
   await app.register(helloRoutes);
   await app.register(systemRoutes, { db });
