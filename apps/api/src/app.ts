@@ -160,7 +160,11 @@ export async function buildApp({
     queue,
     // Draining gets half the shutdown deadline: the relay, the pool and the database need the rest.
     config.REDIS_URL
-      ? { connection: config.REDIS_URL, drainTimeoutMs: Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2) }
+      ? {
+          connection: config.REDIS_URL,
+          drainTimeoutMs: Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2),
+          consumerLivenessMs: config.QUEUE_CONSUMER_LIVENESS_MS,
+        }
       : {},
   );
   shutdownStep(app, 'in-flight requests finished; draining queue workers');

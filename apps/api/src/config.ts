@@ -126,6 +126,11 @@ export const ConfigSchema = Type.Object({
     60_000,
     'a pending outbox row relayed this many ms ago is checked against the queue, an integer ≥ 0',
   ),
+  QUEUE_CONSUMER_LIVENESS_MS: int(
+    1000,
+    60_000,
+    'a queue consumer with jobs waiting that starts none for this many ms fails readiness, an integer ≥ 1000',
+  ),
   WORKER_HEALTH_PORT: int(
     0,
     3001,

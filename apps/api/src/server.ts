@@ -31,7 +31,7 @@ const app = await buildApp({
   embedded: database.embedded !== undefined,
   jwtSecret,
   // The last shutdown step: after the queue drained, the relay stopped and the pool ended.
-  stopDatabase: () => database.close(),
+  ...(database.embedded ? { stopDatabase: () => database.close() } : {}),
 });
 
 if (generated?.file) {

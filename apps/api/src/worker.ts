@@ -72,6 +72,7 @@ shutdownStep(app, 'queue workers drained');
 await app.register(queue, {
   connection: config.REDIS_URL!,
   drainTimeoutMs: Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2),
+  consumerLivenessMs: config.QUEUE_CONSUMER_LIVENESS_MS,
 });
 shutdownStep(app, 'health port closed; draining queue workers');
 const db: Db = app.db;

@@ -47,9 +47,14 @@ describe('reference API startup', () => {
     expect(app.output()).toContain('running embedded PostgreSQL (PGlite) in memory');
     expect(app.output()).toContain('rate limits are per process and the queue is disabled');
 
+    const output = app.output;
     const exit = await app.stop('SIGTERM');
     app = undefined;
     expect(exit.code).toBe(0);
+    // The embedded database stops last: after the pool that talks to it has ended.
+    const poolEnded = output().indexOf('shutdown step: pool ended');
+    expect(poolEnded).toBeGreaterThan(-1);
+    expect(output().indexOf('shutdown step: embedded database stopped')).toBeGreaterThan(poolEnded);
   });
 
   it('uses DATABASE_URL and REDIS_URL when they are set', async () => {
