@@ -19,6 +19,7 @@ import { emailJobs, processEmails, type QueuesLike } from './jobs/email.js';
 import { type RunningOutboxRelay, startOutboxRelay } from './jobs/outbox-relay.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
+import { gdprRoutes } from './routes/gdpr.js';
 import { helloRoutes } from './routes/hello.js';
 import { meRoutes } from './routes/me.js';
 import { notesRoutes } from './routes/notes.js';
@@ -212,6 +213,7 @@ export async function buildApp({
   await app.register(
     async (api) => {
       await api.register(meRoutes, { db });
+      await api.register(gdprRoutes, { db });
       await api.register(notesRoutes, { db });
       await api.register(adminRoutes, { db, jobs });
     },
