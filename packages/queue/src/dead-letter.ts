@@ -1,4 +1,5 @@
-import type { Job, Queue } from 'bullmq';
+import { Job, type JobsOptions, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 
 /**
  * The dead-letter queue of `queue`: a BullMQ queue named `<queue>.dead` under the same prefix
@@ -57,4 +58,48 @@ export async function readDead(dead: Queue, limit: number): Promise<Job<DeadJob>
   // The DLQ has no worker, so its wait list only changes by dead-lettering and replay.
   const jobs = (await dead.getJobs(['waiting'], 0, limit - 1, true)) as Job<DeadJob>[];
   return jobs.filter(Boolean);
+}
+
+/**
+ * Moves one dead job back into its queue as a fresh job, atomically: the new job's creation (by
+ * BullMQ's own add script) and the dead entry's removal go in ONE Redis transaction (MULTI/EXEC,
+ * as BullMQ's FlowProducer adds a flow), guarded by WATCH on the dead entry. A failure at any
+ * point (connection lost before or after EXEC, process killed) leaves either the dead entry or
+ * the live job, never both and never neither; two replays racing over one entry replay it once.
+ *
+ * `live` must be a Queue on a connection of its own (WATCH is per connection): the caller makes
+ * one for the replay and closes it after.
+ *
+ * @returns the new job's id, or undefined when the entry was no longer dead (already replayed).
+ */
+export async function replayDeadJob(
+  live: Queue,
+  dead: Queue,
+  entry: Job<DeadJob>,
+  options: JobsOptions,
+): Promise<string | undefined> {
+  // BullMQ types its client narrowly; it is the ioredis connection the caller gave `live`.
+  const client = (await live.client) as unknown as Redis;
+  const entryKey = dead.toKey(String(entry.id));
+  await client.watch(entryKey);
+  if ((await client.exists(entryKey)) === 0) {
+    await client.unwatch();
+    return undefined;
+  }
+  const transaction = client.multi();
+  const job = new Job(live, entry.data.name, entry.data.data, options);
+  await job.addJob(transaction as unknown as Parameters<Job['addJob']>[0], {
+    parentDependenciesKey: '',
+  });
+  transaction.lrem(dead.keys.wait!, 1, String(entry.id));
+  transaction.del(entryKey, `${entryKey}:logs`);
+  const results = await transaction.exec();
+  // null: the entry changed after WATCH (another replay took it); nothing was applied.
+  if (results === null) return undefined;
+  const [addError, jobId] = results[0] ?? [new Error('no reply to the add')];
+  // Redis runs every command of an EXEC; an add script error (none expected for a plain job)
+  // would leave the entry removed, so say so loudly rather than report a replay.
+  if (addError)
+    throw new Error(`replaying dead job ${entry.id}: ${addError.message}`, { cause: addError });
+  return String(jobId);
 }

@@ -7,7 +7,7 @@ import {
   isConnectionError,
   throttledErrorLogger,
 } from './connections.js';
-import { type DeadJob, deadLetterQueueName, readDead } from './dead-letter.js';
+import { type DeadJob, deadLetterQueueName, readDead, replayDeadJob } from './dead-letter.js';
 import { settlesWithin } from './deadline.js';
 import { type DepthSampler, startDepthSampler } from './depth-sampler.js';
 import {
@@ -207,14 +207,25 @@ export class QueueManager {
     const definition = this.lookup(name);
     const { queue, dead } = this.enabledQueues(definition);
     const entries = await this.bounded(readDead(dead, this.limit(options)));
+    if (entries.length === 0) return 0;
+    // WATCH needs a connection of its own: a short-lived one for this replay (an admin action).
+    const connection = createProducerConnection(
+      this.options.connection as NonNullable<ResolvedQueueOptions['connection']>,
+    );
+    const live = new Queue(queue.name, { connection, prefix: this.options.prefix });
+    live.on('error', (error: Error) => this.logError(`queue ${name} (replay)`, error));
     let replayed = 0;
-    for (const entry of entries) {
-      const { name: jobName, data } = entry.data;
-      await this.bounded(queue.add(jobName, data, definition.jobOptions));
-      await this.bounded(entry.remove());
-      replayed += 1;
+    try {
+      await this.bounded(live.waitUntilReady());
+      for (const entry of entries) {
+        const jobId = await this.bounded(replayDeadJob(live, dead, entry, definition.jobOptions));
+        if (jobId !== undefined) replayed += 1;
+      }
+    } finally {
+      if (replayed > 0) this.log.info({ queue: name, replayed }, 'dead jobs replayed');
+      await settlesWithin(live.close(), 1000);
+      await closeRedis(connection, 1000);
     }
-    if (replayed > 0) this.log.info({ queue: name, replayed }, 'dead jobs replayed');
     return replayed;
   }
 

@@ -1,6 +1,7 @@
 import { waitFor } from '@bulwark/testing';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { deadLetterQueueName } from '../src/index.js';
 import { createApp } from './helpers.js';
 
@@ -76,5 +77,69 @@ describe('dead-letter queue', () => {
     expect(await q.replayDead({ limit: 2 })).toBe(2);
     expect((await q.dead()).map((d) => d.data.n)).toStrictEqual([3]);
     expect((await q.stats()).waiting).toBe(2);
+  });
+
+  it('replays N dead jobs as exactly N live jobs when the connection fails before or after EXEC', async () => {
+    ({ app } = await createApp({ connection: inject('redisUrl'), defaults: { attempts: 1 } }));
+    const q = app.queues.define<{ n: number }>('atomic');
+    q.process(async () => {
+      throw new Error('no');
+    });
+    await app.ready();
+    const n = 6;
+    for (let index = 0; index < n; index += 1) await q.add({ n: index });
+    await waitFor(async () => (await q.stats()).dead === n, { what: `${n} dead` });
+    await q.worker?.close();
+    const waitingBefore = (await q.stats()).waiting;
+
+    // Failures injected at the client, on real Redis: the 2nd replay transaction is applied but
+    // its reply is lost (as when the connection drops after EXEC); the 4th never reaches Redis.
+    const multi = Redis.prototype.multi;
+    let transactions = 0;
+    const spy = vi.spyOn(Redis.prototype, 'multi').mockImplementation(function (
+      this: Redis,
+      ...args: unknown[]
+    ) {
+      const transaction = (multi as (...a: unknown[]) => ReturnType<Redis['multi']>).apply(
+        this,
+        args,
+      );
+      const exec = transaction.exec.bind(transaction);
+      transaction.exec = (async () => {
+        transactions += 1;
+        if (transactions === 2) {
+          await exec();
+          throw new Error('connection lost after EXEC');
+        }
+        if (transactions === 4) throw new Error('connection lost before EXEC');
+        return exec();
+      }) as typeof transaction.exec;
+      return transaction;
+    } as typeof Redis.prototype.multi);
+    try {
+      let replayed = 0;
+      const failures: string[] = [];
+      // The admin retries until nothing is left, as they would after a 503.
+      for (let attempt = 0; attempt < 5 && (await q.stats()).dead > 0; attempt += 1) {
+        try {
+          replayed += await q.replayDead({ limit: n });
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+      }
+      expect(failures).toStrictEqual(['connection lost after EXEC', 'connection lost before EXEC']);
+      // Each entry needed one transaction, plus one retried after the failure before EXEC.
+      expect(transactions).toBe(n + 1);
+      expect(replayed).toBeGreaterThan(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const stats = await q.stats();
+    expect(stats.dead).toBe(0);
+    expect(stats.waiting - waitingBefore).toBe(n);
+    const live = await q.queue!.getJobs(['waiting']);
+    expect(live.map((job) => (job.data as { n: number }).n).sort()).toStrictEqual(
+      Array.from({ length: n }, (_, index) => index),
+    );
   });
 });
