@@ -132,9 +132,9 @@ export async function buildApp({
       },
     },
   });
-  shutdownStep(app, 'pool ended');
-  let relay: RunningOutboxRelay | undefined;
-  shutdownStep(app, 'outbox relay stopped', () => relay?.stop(config.SHUTDOWN_TIMEOUT_MS / 4));
+  // The pool's own flag goes in the log, so the order it shows is the order things happened.
+  const poolEnded = () => ({ poolEnded: app.hasDecorator('db') && app.db.pool.ended });
+  shutdownStep(app, 'pool ended', undefined, poolEnded);
   await app.register(resilience, {
     db: {
       connectionString: databaseUrl,
@@ -156,6 +156,14 @@ export async function buildApp({
     },
   });
   const db: Db = app.db;
+  // After resilience: runs before the pool ends. Before the queue: runs after its workers drain.
+  let relay: RunningOutboxRelay | undefined;
+  shutdownStep(
+    app,
+    'outbox relay stopped',
+    () => relay?.stop(config.SHUTDOWN_TIMEOUT_MS / 4),
+    poolEnded,
+  );
   shutdownStep(app, 'queue workers drained');
   await app.register(
     queue,

@@ -17,12 +17,14 @@ export function shutdownStep(
   app: FastifyInstance,
   step: string,
   run: () => Promise<void> | void = () => undefined,
+  /** Facts logged with the step, read when it is done (e.g. whether the pool has ended). */
+  facts: () => Record<string, unknown> = () => ({}),
 ): void {
   // A named function: @bulwark/health names a hook that hangs past the deadline by this name.
   const hooks = {
     async [`shutdown step: ${step}`]() {
       await run();
-      app.log.info({ step }, `shutdown step: ${step}`);
+      app.log.info({ step, ...facts() }, `shutdown step: ${step}`);
     },
   };
   app.addHook('onClose', hooks[`shutdown step: ${step}`]!);

@@ -130,10 +130,14 @@ describe('GDPR export and erasure', () => {
     expect(await rowsMentioning(alice.body.id)).toMatchObject({ users: 1, notes: 1, outbox: 1 });
 
     // Erasure is logged, without the email or any content.
-    const erasures = app
-      .output()
-      .split('\n')
-      .filter((line) => line.includes('"msg":"user erased"'));
+    const erasureLines = () =>
+      app
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"msg":"user erased"'));
+    // The child's log reaches this process through a pipe, independently of the HTTP answers.
+    await waitFor(() => erasureLines().length >= 2, { what: 'two erasure log lines' });
+    const erasures = erasureLines();
     expect(erasures).toHaveLength(2);
     for (const line of erasures) {
       expect(line).not.toMatch(/@gdpr\.test|first body|second body/);

@@ -86,7 +86,10 @@ describe('the outbox cannot strand a row', () => {
       timeoutMs: SWEEP_INTERVAL_MS * 2 + 10_000,
     });
     expect(Date.now() - lostAt).toBeLessThan(SWEEP_INTERVAL_MS * 2 + 10_000);
-    expect(app.output()).toContain('outbox sweeper re-enqueued pending rows');
+    // The child's log reaches this process through a pipe, independently of the database.
+    await waitFor(() => app!.output().includes('outbox sweeper re-enqueued pending rows'), {
+      what: "the sweeper's log line",
+    });
   });
 
   it('with Redis stopped, the relay holds no transaction: notes reads answer at once', async () => {
@@ -125,6 +128,8 @@ describe('the outbox cannot strand a row', () => {
     timings.sort((a, b) => a - b);
     // Generous: the relay's enqueue waits up to 2 s per pass; a read stuck behind it would show.
     expect(timings[Math.floor(timings.length * 0.9)]).toBeLessThan(100);
-    expect(app.output()).toContain('outbox relay failed');
+    await waitFor(() => app!.output().includes('outbox relay failed'), {
+      what: "the relay's warning",
+    });
   });
 });

@@ -16,6 +16,7 @@ import {
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiClient, uniqueTenant } from './helpers/client.js';
+import { outputEnded } from './helpers/output.js';
 
 const apiRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -118,6 +119,7 @@ describe('ordered shutdown of the API', () => {
 
     expect((await note).status).toBe(201);
     const exit = await app!.exited;
+    await outputEnded(app!.child);
     const log = messages(app!.output());
     expect(exit.code, log.join('\n')).toBe(0);
     expectInOrder(log, [
@@ -132,6 +134,14 @@ describe('ordered shutdown of the API', () => {
       /^shutdown complete/,
     ]);
     expect(log).not.toContain('shutdown step: embedded database stopped');
+    // The relay stopped while the pool was still open; the pool had ended at its own step.
+    const steps = app!
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { step?: string; poolEnded?: boolean });
+    expect(steps.find((line) => line.step === 'outbox relay stopped')?.poolEnded).toBe(false);
+    expect(steps.find((line) => line.step === 'pool ended')?.poolEnded).toBe(true);
     // The running job finished during the drain: nothing is left pending.
     const { rows } = await pool!.query<{ status: string }>('SELECT status FROM outbox');
     expect(rows.map((row) => row.status)).toStrictEqual(['sent', 'sent']);
@@ -160,6 +170,7 @@ describe('ordered shutdown of the API', () => {
     app!.child.kill('SIGTERM');
     const exit = await app!.exited;
     const elapsed = Date.now() - signalledAt;
+    await outputEnded(app!.child);
     const output = app!.output();
     expect(exit.code).toBe(1);
     expect(elapsed).toBeLessThan(5000 + 2000);

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_DATA_DIR, embeddedDataDir } from '../src/database/data-dir.js';
 import { migrations } from '../src/database/migrations.js';
 import { apiClient, uniqueTenant } from './helpers/client.js';
+import { outputEnded } from './helpers/output.js';
 
 const expected = migrations.map(({ id, name }) => ({ id, name }));
 
@@ -47,10 +48,11 @@ describe('reference API startup', () => {
     expect(app.output()).toContain('running embedded PostgreSQL (PGlite) in memory');
     expect(app.output()).toContain('rate limits are per process and the queue is disabled');
 
-    const output = app.output;
+    const { output, child } = app;
     const exit = await app.stop('SIGTERM');
     app = undefined;
     expect(exit.code).toBe(0);
+    await outputEnded(child);
     // The embedded database stops last: after the pool that talks to it has ended.
     const poolEnded = output().indexOf('shutdown step: pool ended');
     expect(poolEnded).toBeGreaterThan(-1);

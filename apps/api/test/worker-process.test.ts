@@ -82,7 +82,8 @@ describe('the worker process', () => {
     worker.stderr?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
-    const exited = once(worker, 'exit');
+    // 'close', not 'exit': it comes after the output pipes have been read to their end.
+    const exited = once(worker, 'close');
     const health = `http://127.0.0.1:${port}/health`;
     const ready = async () => (await fetch(`${health}/ready`)).status;
     await waitFor(async () => (await fetch(`${health}/live`)).status === 200, {
