@@ -14,6 +14,7 @@ import Fastify, {
 import auth, { type Principal } from './auth.js';
 import { type Config, trustProxyOption } from './config.js';
 import type { Db } from './database/db.js';
+import { resilientDbOptions } from './database/pool-options.js';
 import { installErrorHandler } from './error-handler.js';
 import { emailJobs, processEmails, type QueuesLike } from './jobs/email.js';
 import { type RunningOutboxRelay, startOutboxRelay } from './jobs/outbox-relay.js';
@@ -135,26 +136,7 @@ export async function buildApp({
   // The pool's own flag goes in the log, so the order it shows is the order things happened.
   const poolEnded = () => ({ poolEnded: app.hasDecorator('db') && app.db.pool.ended });
   shutdownStep(app, 'pool ended', undefined, poolEnded);
-  await app.register(resilience, {
-    db: {
-      connectionString: databaseUrl,
-      // PGlite runs one statement at a time behind a 10-connection multiplexer.
-      min: embedded ? 1 : config.DB_POOL_MIN,
-      max: embedded ? 5 : config.DB_POOL_MAX,
-      connectionTimeoutMillis: config.DB_CONNECTION_TIMEOUT_MS,
-      idleTimeoutMillis: config.DB_IDLE_TIMEOUT_MS,
-      statementTimeoutMillis: config.DB_STATEMENT_TIMEOUT_MS,
-      // The client-side deadline of one call (connection wait included) follows the configured
-      // timeouts: a server that stops answering (dropped packets) never runs statement_timeout,
-      // and the plugin's fixed 35 s default would hold each pooled connection that long.
-      queryTimeoutMillis: config.DB_CONNECTION_TIMEOUT_MS + config.DB_STATEMENT_TIMEOUT_MS,
-      critical: true,
-      breaker: {
-        resetTimeoutMs: config.DB_BREAKER_RESET_TIMEOUT_MS,
-        windowMs: config.DB_BREAKER_WINDOW_MS,
-      },
-    },
-  });
+  await app.register(resilience, { db: resilientDbOptions(config, databaseUrl, embedded) });
   const db: Db = app.db;
   // After resilience: runs before the pool ends. Before the queue: runs after its workers drain.
   let relay: RunningOutboxRelay | undefined;

@@ -5,6 +5,7 @@ import resilience from '@bulwark/resilience';
 import Fastify from 'fastify';
 import { ConfigError, loadConfig } from './config.js';
 import type { Db } from './database/db.js';
+import { resilientDbOptions } from './database/pool-options.js';
 import { processEmails, type QueuesLike } from './jobs/email.js';
 import { shutdownStep } from './shutdown-steps.js';
 
@@ -52,22 +53,7 @@ await app.register(health, {
 });
 // Same ordered, bounded shutdown as the API (see shutdown-steps.ts for why the reverse order).
 shutdownStep(app, 'pool ended');
-await app.register(resilience, {
-  db: {
-    connectionString: config.DATABASE_URL!,
-    min: config.DB_POOL_MIN,
-    max: config.DB_POOL_MAX,
-    connectionTimeoutMillis: config.DB_CONNECTION_TIMEOUT_MS,
-    idleTimeoutMillis: config.DB_IDLE_TIMEOUT_MS,
-    statementTimeoutMillis: config.DB_STATEMENT_TIMEOUT_MS,
-    queryTimeoutMillis: config.DB_CONNECTION_TIMEOUT_MS + config.DB_STATEMENT_TIMEOUT_MS,
-    critical: true,
-    breaker: {
-      resetTimeoutMs: config.DB_BREAKER_RESET_TIMEOUT_MS,
-      windowMs: config.DB_BREAKER_WINDOW_MS,
-    },
-  },
-});
+await app.register(resilience, { db: resilientDbOptions(config, config.DATABASE_URL!) });
 shutdownStep(app, 'queue workers drained');
 await app.register(queue, {
   connection: config.REDIS_URL!,

@@ -47,6 +47,8 @@ describe('the worker process', () => {
       DATABASE_URL: database.url,
       REDIS_URL: redis.url,
       QUEUE_CONSUMER_LIVENESS_MS: '1000',
+      OUTBOX_SWEEP_INTERVAL_MS: '500',
+      OUTBOX_STALE_AFTER_MS: '1000',
       SHUTDOWN_TIMEOUT_MS: '6000',
     };
     // The API relays welcome emails into the queue and runs no worker of its own.
@@ -108,11 +110,41 @@ describe('the worker process', () => {
       { what: 'the worker to send the three emails' },
     );
 
-    const signalledAt = Date.now();
-    worker.kill('SIGTERM');
+    // A job running at SIGTERM: a row only the sweeper hands over (relayed "long ago", its job
+    // missing), whose delivery waits on a table lock this test holds, a real PostgreSQL lock.
+    const { rows } = await pool!.query<{ id: string }>(
+      `INSERT INTO outbox (tenant_id, user_id, kind, payload, enqueued_at)
+       SELECT tenant_id, id, 'welcome-email', '{}', now() - interval '1 hour'
+         FROM users WHERE email = 'a@x.test' RETURNING id::text`,
+    );
+    const locker = await pool!.connect();
+    let signalledAt = 0;
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE outbox IN SHARE MODE');
+      await waitFor(async () => Number(await redisCli('LLEN', 'bulwark:email:active')) === 1, {
+        what: 'the swept job to run',
+        timeoutMs: 20_000,
+      });
+      signalledAt = Date.now();
+      worker.kill('SIGTERM');
+      // Released only once the worker is draining: the job must finish inside the drain.
+      await waitFor(
+        () => output.includes('shutdown step: health port closed; draining queue workers'),
+        {
+          what: 'the worker to start draining',
+        },
+      );
+    } finally {
+      await locker.query('COMMIT');
+      locker.release();
+    }
     const [code] = await exited;
     expect(code).toBe(0);
     expect(Date.now() - signalledAt).toBeLessThan(6000);
+    // The job in flight at SIGTERM finished during the drain.
+    const sent = await pool!.query('SELECT status FROM outbox WHERE id = $1', [rows[0]!.id]);
+    expect(sent.rows[0]).toStrictEqual({ status: 'sent' });
     expect(output).toContain('shutdown step: queue workers drained');
     expect(output.indexOf('shutdown step: pool ended')).toBeGreaterThan(
       output.indexOf('shutdown step: queue workers drained'),

@@ -39,17 +39,3 @@ export async function migrateDatabase(url: string): Promise<MigrationResult> {
     await pool.end();
   }
 }
-
-/** A plain pool for processes that do not register @bulwark/resilience. */
-export function plainPool(url: string, config: Config): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: config.DB_POOL_MAX,
-    connectionTimeoutMillis: config.DB_CONNECTION_TIMEOUT_MS,
-    idleTimeoutMillis: config.DB_IDLE_TIMEOUT_MS,
-    keepAlive: true,
-  });
-  // An idle client's error (server restart, network cut) must never crash the process.
-  pool.on('error', () => undefined);
-  return pool;
-}
