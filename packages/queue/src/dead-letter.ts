@@ -46,7 +46,7 @@ export async function copyToDeadLetter(dead: Queue, job: Job, error: Error): Pro
   };
   await dead.add(job.name, entry, {
     // BullMQ rejects integer custom ids; the prefix keeps ids unique per source job.
-    jobId: `dead-${job.id}`,
+    jobId: deadEntryId(String(job.id)),
     attempts: 1,
     removeOnComplete: true,
     removeOnFail: true,
@@ -93,6 +93,10 @@ export async function replayDeadJob(
   });
   transaction.lrem(dead.keys.wait!, 1, String(entry.id));
   transaction.del(entryKey, `${entryKey}:logs`);
+  // The original leaves the failed set with its dead entry, so reconciliation (below) cannot
+  // dead-letter it a second time; only if it is still there (the app may have retried it).
+  const originalKey = live.toKey(entry.data.jobId);
+  transaction.eval(REMOVE_IF_FAILED, 2, live.keys.failed!, originalKey, entry.data.jobId);
   const results = await transaction.exec();
   // null: the entry changed after WATCH (another replay took it); nothing was applied.
   if (results === null) return undefined;
@@ -102,4 +106,41 @@ export async function replayDeadJob(
   if (addError)
     throw new Error(`replaying dead job ${entry.id}: ${addError.message}`, { cause: addError });
   return String(jobId);
+}
+
+const REMOVE_IF_FAILED = `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[2], KEYS[2] .. ':logs')
+  return 1
+end
+return 0`;
+
+/**
+ * Dead-letters every job of `queue`'s failed set that has no dead entry yet. BullMQ moves a job
+ * to the failed set and the worker copies it to the dead-letter queue afterwards: a process that
+ * dies (or loses Redis) between the two leaves a dead job that only the failed set shows. Run at
+ * worker start, this makes dead-lettering loss-free: the copy is idempotent (its id is derived
+ * from the job's), and a replayed job has left the failed set, so it is never copied twice.
+ *
+ * @returns how many jobs were copied now.
+ */
+export async function reconcileDeadLetters(
+  queue: Queue,
+  dead: Queue,
+  limit = 1000,
+): Promise<number> {
+  const failed = await queue.getFailed(0, limit - 1);
+  let copied = 0;
+  for (const job of failed) {
+    if (!job?.id) continue;
+    if (await dead.getJob(deadEntryId(job.id))) continue;
+    await copyToDeadLetter(dead, job, new Error(job.failedReason || 'failed'));
+    copied += 1;
+  }
+  return copied;
+}
+
+/** The dead-letter entry's id for source job `id`. */
+function deadEntryId(id: string): string {
+  return `dead-${id}`;
 }

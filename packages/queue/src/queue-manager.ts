@@ -7,7 +7,13 @@ import {
   isConnectionError,
   throttledErrorLogger,
 } from './connections.js';
-import { type DeadJob, deadLetterQueueName, readDead, replayDeadJob } from './dead-letter.js';
+import {
+  type DeadJob,
+  deadLetterQueueName,
+  readDead,
+  reconcileDeadLetters,
+  replayDeadJob,
+} from './dead-letter.js';
 import { settlesWithin } from './deadline.js';
 import { type DepthSampler, startDepthSampler } from './depth-sampler.js';
 import {
@@ -259,7 +265,23 @@ export class QueueManager {
   /** Called from onReady: workers start taking jobs, the depth sampler starts. */
   start(): void {
     this.ready = true;
-    for (const definition of this.definitions.values()) definition.runner?.start();
+    for (const definition of this.definitions.values()) {
+      if (!definition.runner) continue;
+      definition.runner.start();
+      // Dead jobs whose copy a previous process never made (it died first): copied now.
+      const { queue, dead } = this.enabledQueues(definition);
+      this.bounded(reconcileDeadLetters(queue, dead)).then(
+        (copied) => {
+          if (copied > 0) {
+            this.log.warn(
+              { queue: queue.name, copied },
+              'dead-lettered failed jobs a previous process had not copied',
+            );
+          }
+        },
+        (error: Error) => this.logError(`queue ${queue.name} (dead-letter reconciliation)`, error),
+      );
+    }
     if (this.metrics.enabled && this.producer) {
       this.sampler = startDepthSampler(
         () => [...this.definitions.values()],

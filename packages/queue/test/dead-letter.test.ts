@@ -1,9 +1,10 @@
 import { waitFor } from '@bulwark/testing';
+import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { deadLetterQueueName } from '../src/index.js';
-import { createApp } from './helpers.js';
+import { createApp, uniquePrefix } from './helpers.js';
 
 describe('dead-letter queue', () => {
   let app: FastifyInstance | undefined;
@@ -141,5 +142,58 @@ describe('dead-letter queue', () => {
     expect(live.map((job) => (job.data as { n: number }).n).sort()).toStrictEqual(
       Array.from({ length: n }, (_, index) => index),
     );
+  });
+
+  it('dead-letters at the next start a job whose copy was never made, and never twice after replay', async () => {
+    const prefix = uniquePrefix();
+    const options = { connection: inject('redisUrl'), prefix, defaults: { attempts: 1 } };
+    const start = async () => {
+      ({ app } = await createApp(options));
+      const q = app.queues.define<{ n: number }>('lost');
+      q.process(async () => {
+        throw new Error('no');
+      });
+      await app.ready();
+      return q;
+    };
+    // The process "dies" between BullMQ's move to failed and the copy: the copy never happens.
+    const add = Queue.prototype.add;
+    const spy = vi.spyOn(Queue.prototype, 'add').mockImplementation(function (
+      this: Queue,
+      ...args: Parameters<Queue['add']>
+    ) {
+      if (this.name.endsWith('.dead')) return Promise.reject(new Error('process died'));
+      return add.apply(this, args);
+    });
+    let q = await start();
+    try {
+      await q.add({ n: 1 });
+      await waitFor(async () => (await q.stats()).failed === 1, { what: 'failed for good' });
+      expect((await q.stats()).dead).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    await app!.close();
+
+    q = await start();
+    await waitFor(async () => (await q.stats()).dead === 1, { what: 'reconciled at start' });
+    expect((await q.dead()).map((entry) => entry.data)).toStrictEqual([{ n: 1 }]);
+    await q.worker?.close();
+    expect(await q.replayDead()).toBe(1);
+    // The original left the failed set with its dead entry: a restart finds nothing to copy.
+    expect((await q.stats()).failed).toBe(0);
+    await app!.close();
+
+    q = await start();
+    await waitFor(async () => (await q.stats()).failed === 1, {
+      what: 'the replayed job failed again',
+    });
+    await waitFor(async () => (await q.stats()).dead === 1, {
+      what: 'the replayed job dead-lettered',
+    });
+    const [entry] = await q.dead();
+    expect(entry?.data).toStrictEqual({ n: 1 });
+    // One entry, for the new job: the original was not dead-lettered a second time.
+    expect((await q.stats()).dead).toBe(1);
   });
 });
