@@ -21,6 +21,8 @@ describe('GDPR export and erasure', () => {
       },
     });
     pool = new pg.Pool({ connectionString: inject('databaseUrl'), max: 2 });
+    // The database may be dropped (its sessions terminated) as the test ends.
+    pool.on('error', () => undefined);
   });
   afterAll(async () => {
     await app?.stop();

@@ -53,6 +53,8 @@ describe('the outbox cannot strand a row', () => {
       env: { ...env, WORKERS: 'off' },
     });
     pool = new pg.Pool({ connectionString: database.url, max: 2 });
+    // The database may be dropped (its sessions terminated) as the test ends.
+    pool.on('error', () => undefined);
     const api = apiClient(app.url);
     const tenant = uniqueTenant('flush');
     expect((await api.register(tenant, 'f@x.test')).status).toBe(201);

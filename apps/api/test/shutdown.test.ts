@@ -63,6 +63,8 @@ describe('ordered shutdown of the API', () => {
     redis = await startRedis();
     database = await createDatabase();
     pool = new pg.Pool({ connectionString: database.url, max: 2 });
+    // The database may be dropped (its sessions terminated) as the test ends.
+    pool.on('error', () => undefined);
     const target = new URL(database.url);
     proxy = await startFaultProxy({ target: { host: target.hostname, port: Number(target.port) } });
     app = await spawnApp({

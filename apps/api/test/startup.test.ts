@@ -99,14 +99,16 @@ describe('reference API startup', () => {
       expect(runs.filter((run) => 'failed' in run)).toStrictEqual([]);
       const applied = runs.flatMap((run) => ('applied' in run ? run.applied : []));
       expect(applied.sort()).toStrictEqual(expected.map(({ id, name }) => `${id}-${name}`).sort());
-      const pool = new pg.Pool({ connectionString: database.url, max: 1 });
+      // A client, not a pool: end() resolves once the connection has closed, before the drop.
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
       try {
-        const { rows } = await pool.query<{ id: number; name: string; n: number }>(
+        const { rows } = await client.query<{ id: number; name: string; n: number }>(
           'SELECT id, name, count(*) OVER (PARTITION BY id)::int AS n FROM schema_migrations ORDER BY id',
         );
         expect(rows).toStrictEqual(expected.map(({ id, name }) => ({ id, name, n: 1 })));
       } finally {
-        await pool.end();
+        await client.end();
       }
     } finally {
       await database.drop();
@@ -123,7 +125,13 @@ describe('reference API startup', () => {
       PGLITE_DATA_DIR: join(folder, 'pglite'),
     };
     try {
-      app = await spawnApp({ args: ['dist/server.js'], cwd: apiRoot, env });
+      app = await spawnApp({
+        args: ['dist/server.js'],
+        cwd: apiRoot,
+        env,
+        // PGlite creates (initdb) or opens a database on disk: slow on a busy machine.
+        readyTimeoutMs: 60_000,
+      });
       expect(app.output()).toContain(`data lives in ${join(folder, 'pglite')}`);
       const api = apiClient(app.url);
       const tenant = uniqueTenant('keep');
@@ -138,7 +146,13 @@ describe('reference API startup', () => {
       app = undefined;
       expect((await stat(join(folder, 'jwt-secret'))).mode & 0o777).toBe(0o600);
 
-      app = await spawnApp({ args: ['dist/server.js'], cwd: apiRoot, env });
+      app = await spawnApp({
+        args: ['dist/server.js'],
+        cwd: apiRoot,
+        env,
+        // PGlite creates (initdb) or opens a database on disk: slow on a busy machine.
+        readyTimeoutMs: 60_000,
+      });
       const again = await apiClient(app.url).request<{ id: string; title: string }>(
         'GET',
         `/api/v1/notes/${note.body.id}`,

@@ -41,6 +41,8 @@ describe('the worker process', () => {
     redis = await startRedis();
     database = await createDatabase();
     pool = new pg.Pool({ connectionString: database.url, max: 2 });
+    // The database may be dropped (its sessions terminated) as the test ends.
+    pool.on('error', () => undefined);
     const env = {
       NODE_ENV: 'test',
       LOG_LEVEL: 'info',

@@ -106,19 +106,19 @@ export function outboxRelay(options: {
       const requeued: string[] = [];
       try {
         for (const { id } of rows) {
-          const job = await queue.getJob(outboxJobId(id));
-          const state = job ? await job.getState() : 'missing';
+          const job = await withinRedisDeadline(queue.getJob(outboxJobId(id)));
+          const state = job ? await withinRedisDeadline(job.getState()) : 'missing';
           if (state === 'missing' || state === 'unknown') {
             // Redis lost it (restarted empty, flushed, evicted): hand it over again.
             await enqueue(id);
             requeued.push(id);
           } else if (state === 'failed') {
             // Failed for good (attempts spent): a fresh round of attempts, same job id.
-            await job!.retry('failed');
+            await withinRedisDeadline(job!.retry('failed'));
             requeued.push(id);
           } else if (state === 'completed') {
             // Completed while the row stays pending: the delivery did not take; run it again.
-            await job!.retry('completed');
+            await withinRedisDeadline(job!.retry('completed'));
             requeued.push(id);
           }
           // waiting, delayed, active, prioritized: the queue still has it; only the clock moves.
@@ -136,4 +136,21 @@ export function outboxRelay(options: {
       return requeued.length;
     },
   };
+}
+
+/** @bulwark/queue bounds add(); the sweeper's reads go to BullMQ directly and get the same. */
+const REDIS_DEADLINE_MS = 2000;
+
+// A partitioned Redis answers nothing and refuses nothing: without a deadline one sweep would
+// wait forever and, since passes never overlap, stop the relay with it.
+function withinRedisDeadline<T>(operation: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Redis did not answer within ${REDIS_DEADLINE_MS} ms`)),
+      REDIS_DEADLINE_MS,
+    );
+    timer.unref();
+  });
+  return Promise.race([operation, deadline]).finally(() => clearTimeout(timer));
 }
