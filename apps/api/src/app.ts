@@ -14,16 +14,19 @@ import Fastify, {
 import auth, { type Principal } from './auth.js';
 import { type Config, trustProxyOption } from './config.js';
 import type { Db } from './database/db.js';
+import { resilientDbOptions } from './database/pool-options.js';
 import { installErrorHandler } from './error-handler.js';
 import { emailJobs, processEmails, type QueuesLike } from './jobs/email.js';
-import { startOutboxRelay } from './jobs/outbox-relay.js';
+import { type RunningOutboxRelay, startOutboxRelay } from './jobs/outbox-relay.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
+import { gdprRoutes } from './routes/gdpr.js';
 import { helloRoutes } from './routes/hello.js';
 import { meRoutes } from './routes/me.js';
 import { notesRoutes } from './routes/notes.js';
 import { ErrorBody } from './routes/schemas.js';
 import { systemRoutes } from './routes/system.js';
+import { shutdownStep } from './shutdown-steps.js';
 
 /** Helmet options for the OpenAPI UI page: its own scripts and styles, still never framed. */
 const docsHelmet = {
@@ -50,6 +53,8 @@ export interface AppDependencies {
   embedded: boolean;
   /** The JWT secret actually in force (generated when unset outside production). */
   jwtSecret: string;
+  /** Stops the embedded database: the last shutdown step, after the pool has ended. */
+  stopDatabase?: () => Promise<void>;
 }
 
 /**
@@ -61,6 +66,7 @@ export async function buildApp({
   databaseUrl,
   embedded,
   jwtSecret,
+  stopDatabase,
 }: AppDependencies): Promise<FastifyInstance> {
   const production = config.NODE_ENV === 'production';
   const serverOptions: FastifyServerOptions = {
@@ -72,6 +78,8 @@ export async function buildApp({
     trustProxy: trustProxyOption(config.TRUST_PROXY) as FastifyServerOptions['trustProxy'],
   };
   const app = Fastify(serverOptions);
+  // Shutdown steps are registered in the reverse of the order they run: see shutdown-steps.ts.
+  if (stopDatabase) shutdownStep(app, 'embedded database stopped', stopDatabase);
 
   await app.register(
     observability,
@@ -128,30 +136,41 @@ export async function buildApp({
       },
     },
   });
+  // The pool's own flag goes in the log, so the order it shows is the order things happened.
+  const poolEnded = () => ({ poolEnded: app.hasDecorator('db') && app.db.pool.ended });
+  shutdownStep(app, 'pool ended', undefined, poolEnded);
   await app.register(resilience, {
     // Every db/breaker/retry/queue call made for a request shares its budget; a client that
     // disconnects cancels them (a running statement included).
     request: { deadlineMs: config.REQUEST_DEADLINE_MS },
-    db: {
-      connectionString: databaseUrl,
-      // PGlite runs one statement at a time behind a 10-connection multiplexer.
-      min: embedded ? 1 : config.DB_POOL_MIN,
-      max: embedded ? 5 : config.DB_POOL_MAX,
-      connectionTimeoutMillis: config.DB_CONNECTION_TIMEOUT_MS,
-      idleTimeoutMillis: config.DB_IDLE_TIMEOUT_MS,
-      statementTimeoutMillis: config.DB_STATEMENT_TIMEOUT_MS,
-      // The client-side deadline of one call (connection wait included): a server that stops
-      // answering (dropped packets) never runs statement_timeout, so only this ends such a call.
-      queryTimeoutMillis: config.DB_QUERY_TIMEOUT_MS,
-      critical: true,
-      breaker: {
-        resetTimeoutMs: config.DB_BREAKER_RESET_TIMEOUT_MS,
-        windowMs: config.DB_BREAKER_WINDOW_MS,
-      },
-    },
+    db: resilientDbOptions(config, databaseUrl, embedded),
   });
   const db: Db = app.db;
-  await app.register(queue, config.REDIS_URL ? { connection: config.REDIS_URL } : {});
+  // After resilience: runs before the pool ends. Before the queue: runs after its workers drain.
+  let relay: RunningOutboxRelay | undefined;
+  shutdownStep(
+    app,
+    'outbox relay stopped',
+    () => relay?.stop(config.SHUTDOWN_TIMEOUT_MS / 4),
+    poolEnded,
+  );
+  shutdownStep(app, 'queue workers drained');
+  await app.register(
+    queue,
+    // Draining gets half the shutdown deadline: the relay, the pool and the database need the rest.
+    config.REDIS_URL
+      ? {
+          connection: config.REDIS_URL,
+          drainTimeoutMs: Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2),
+          consumerLivenessMs: config.QUEUE_CONSUMER_LIVENESS_MS,
+        }
+      : {},
+  );
+  shutdownStep(app, 'in-flight requests finished; draining queue workers');
+  app.addHook('preClose', function stopAccepting(done) {
+    app.log.info({ step: 'stop accepting' }, 'shutdown step: stop accepting');
+    done();
+  });
 
   installErrorHandler(app, production);
   app.addSchema(ErrorBody);
@@ -179,8 +198,12 @@ export async function buildApp({
     ? (app as unknown as { queues: QueuesLike }).queues
     : undefined;
   const jobs = emailJobs({ db, queues, log: app.log });
-  if (queues?.enabled && config.WORKERS === 'inline') processEmails(queues, db);
-  startOutboxRelay(app, jobs);
+  if (queues?.enabled && config.WORKERS === 'inline') processEmails(queues, db, app.log);
+  relay = startOutboxRelay(app.log, jobs, {
+    intervalMs: 500,
+    sweepIntervalMs: config.OUTBOX_SWEEP_INTERVAL_MS,
+    staleAfterMs: config.OUTBOX_STALE_AFTER_MS,
+  });
 
   await app.register(helloRoutes);
   await app.register(systemRoutes, { db });
@@ -188,6 +211,7 @@ export async function buildApp({
   await app.register(
     async (api) => {
       await api.register(meRoutes, { db });
+      await api.register(gdprRoutes, { db });
       await api.register(notesRoutes, { db });
       await api.register(adminRoutes, { db, jobs });
     },

@@ -42,7 +42,8 @@ export const ConfigSchema = Type.Object({
   PGLITE_DATA_DIR: Type.Optional(
     Type.String({
       minLength: 1,
-      description: 'a folder for the embedded database; unset keeps it in memory',
+      description:
+        'a folder for the embedded database (unset: apps/api/.data/pglite), or memory:// to keep nothing',
     }),
   ),
   REDIS_URL: Type.Optional(
@@ -126,6 +127,27 @@ export const ConfigSchema = Type.Object({
     }),
   ),
   SHUTDOWN_TIMEOUT_MS: int(1, 30_000, 'the whole shutdown deadline in ms, an integer ≥ 1'),
+  OUTBOX_SWEEP_INTERVAL_MS: int(
+    100,
+    30_000,
+    'how often the outbox sweeper re-enqueues lost jobs, in ms, an integer ≥ 100',
+  ),
+  OUTBOX_STALE_AFTER_MS: int(
+    0,
+    60_000,
+    'a pending outbox row relayed this many ms ago is checked against the queue, an integer ≥ 0',
+  ),
+  QUEUE_CONSUMER_LIVENESS_MS: int(
+    1000,
+    60_000,
+    'a queue consumer with jobs waiting that starts none for this many ms fails readiness, an integer ≥ 1000',
+  ),
+  WORKER_HEALTH_PORT: int(
+    0,
+    3001,
+    'the worker process health port, an integer from 0 to 65535',
+    65535,
+  ),
   WORKERS: Type.Union([Type.Literal('inline'), Type.Literal('off')], {
     default: 'inline',
     description: 'inline (workers run in the API process) or off (run `pnpm worker` apart)',

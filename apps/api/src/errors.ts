@@ -24,3 +24,9 @@ export const InvalidCursorError = createError(
   'cursor is not one this API issued; pass nextCursor from the previous page unchanged',
   400,
 );
+/** Erasing the last admin of a tenant that has other members would leave it unmanaged. */
+export const LastAdminError = createError(
+  'BULWARK_API_LAST_ADMIN',
+  'This account is the last admin of a tenant with other members; promote another member to admin (PATCH /api/v1/admin/users/:id) first',
+  409,
+);

@@ -1,14 +1,19 @@
+import health from '@bulwark/health';
 import observability, { serverOptions } from '@bulwark/observability';
 import queue from '@bulwark/queue';
+import resilience from '@bulwark/resilience';
 import Fastify from 'fastify';
 import { ConfigError, loadConfig } from './config.js';
-import { plainPool } from './database/connect.js';
-import { poolDb } from './database/pool-db.js';
+import type { Db } from './database/db.js';
+import { resilientDbOptions } from './database/pool-options.js';
 import { processEmails, type QueuesLike } from './jobs/email.js';
+import { shutdownStep } from './shutdown-steps.js';
 
 /**
- * Worker-only process: the same queue definitions as the API, consuming jobs, serving no HTTP.
- * Run it with WORKERS=off on the API so jobs are processed here only.
+ * Worker-only process: the same queue definitions as the API, consuming jobs. It serves only the
+ * health probes (and /metrics) on WORKER_HEALTH_PORT, so Kubernetes can probe it like the API:
+ * readiness includes the `queue:email:consumer` check (critical), which fails when the consumer
+ * stops taking jobs. Run it with WORKERS=off on the API so jobs are processed here only.
  */
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -32,25 +37,35 @@ try {
   throw error;
 }
 
-const pool = plainPool(config.DATABASE_URL!, config);
 const app = Fastify(
   serverOptions({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' }),
 );
-await app.register(observability);
-await app.register(queue, { connection: config.REDIS_URL! });
-processEmails((app as unknown as { queues: QueuesLike }).queues, poolDb(pool));
-app.addHook('onClose', async function closePool() {
-  await pool.end();
+await app.register(
+  observability,
+  config.METRICS_TOKEN ? { metrics: { token: config.METRICS_TOKEN } } : {},
+);
+await app.register(health, {
+  production: config.NODE_ENV === 'production',
+  version: '0.1.0',
+  ...(config.HEALTH_TOKEN ? { token: config.HEALTH_TOKEN } : {}),
+  ...(config.SHUTDOWN_DELAY_MS === undefined ? {} : { shutdownDelayMs: config.SHUTDOWN_DELAY_MS }),
+  shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
 });
-await app.ready();
-app.log.info('worker started: consuming the email queue');
+// Same ordered, bounded shutdown as the API (see shutdown-steps.ts for why the reverse order).
+shutdownStep(app, 'pool ended');
+await app.register(resilience, { db: resilientDbOptions(config, config.DATABASE_URL!) });
+shutdownStep(app, 'queue workers drained');
+await app.register(queue, {
+  connection: config.REDIS_URL!,
+  drainTimeoutMs: Math.floor(config.SHUTDOWN_TIMEOUT_MS / 2),
+  consumerLivenessMs: config.QUEUE_CONSUMER_LIVENESS_MS,
+  // In the worker the consumer is this instance's whole job: a stalled consumer unreadies it.
+  // (In the API it stays non-critical: Redis is shared, and the API serves without it.)
+  consumerCheckCritical: true,
+});
+shutdownStep(app, 'health port closed; draining queue workers');
+const db: Db = app.db;
+processEmails((app as unknown as { queues: QueuesLike }).queues, db, app.log);
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    app.log.info({ signal }, 'worker draining');
-    app.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  });
-}
+const address = await app.listen({ port: config.WORKER_HEALTH_PORT, host: config.HOST });
+app.log.info(`worker started: consuming the email queue; health on ${address}/health`);

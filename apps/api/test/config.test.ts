@@ -33,6 +33,10 @@ describe('configuration from the environment', () => {
       DB_BREAKER_RESET_TIMEOUT_MS: 30_000,
       DB_BREAKER_WINDOW_MS: 10_000,
       SHUTDOWN_TIMEOUT_MS: 30_000,
+      OUTBOX_SWEEP_INTERVAL_MS: 30_000,
+      OUTBOX_STALE_AFTER_MS: 60_000,
+      QUEUE_CONSUMER_LIVENESS_MS: 60_000,
+      WORKER_HEALTH_PORT: 3001,
       WORKERS: 'inline',
     });
   });

@@ -23,7 +23,7 @@ describe('GET /docs in a real browser', () => {
     app = await spawnApp({
       args: ['dist/server.js'],
       cwd: apiRoot,
-      env: { NODE_ENV: 'test', LOG_LEVEL: 'warn' },
+      env: { NODE_ENV: 'test', LOG_LEVEL: 'warn', PGLITE_DATA_DIR: 'memory://' },
     });
   });
   afterAll(async () => {

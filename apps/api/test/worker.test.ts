@@ -31,7 +31,8 @@ describe('WORKERS=off and the worker process', () => {
 
       worker = spawn(process.execPath, ['dist/worker.js'], {
         cwd: apiRoot,
-        env: { ...process.env, ...env },
+        // Port 0: tests run side by side and must not race for the default health port.
+        env: { ...process.env, ...env, WORKER_HEALTH_PORT: '0' },
         stdio: 'ignore',
       });
       await waitFor(async () => (await status()) === 'sent', {

@@ -7,7 +7,13 @@ import {
   isConnectionError,
   throttledErrorLogger,
 } from './connections.js';
-import { type DeadJob, deadLetterQueueName, readDead } from './dead-letter.js';
+import {
+  type DeadJob,
+  deadLetterQueueName,
+  readDead,
+  reconcileDeadLetters,
+  replayDeadJob,
+} from './dead-letter.js';
 import { settlesWithin } from './deadline.js';
 import { type DepthSampler, startDepthSampler } from './depth-sampler.js';
 import {
@@ -214,14 +220,25 @@ export class QueueManager {
     const definition = this.lookup(name);
     const { queue, dead } = this.enabledQueues(definition);
     const entries = await this.bounded(readDead(dead, this.limit(options)));
+    if (entries.length === 0) return 0;
+    // WATCH needs a connection of its own: a short-lived one for this replay (an admin action).
+    const connection = createProducerConnection(
+      this.options.connection as NonNullable<ResolvedQueueOptions['connection']>,
+    );
+    const live = new Queue(queue.name, { connection, prefix: this.options.prefix });
+    live.on('error', (error: Error) => this.logError(`queue ${name} (replay)`, error));
     let replayed = 0;
-    for (const entry of entries) {
-      const { name: jobName, data } = entry.data;
-      await this.bounded(queue.add(jobName, data, definition.jobOptions));
-      await this.bounded(entry.remove());
-      replayed += 1;
+    try {
+      await this.bounded(live.waitUntilReady());
+      for (const entry of entries) {
+        const jobId = await this.bounded(replayDeadJob(live, dead, entry, definition.jobOptions));
+        if (jobId !== undefined) replayed += 1;
+      }
+    } finally {
+      if (replayed > 0) this.log.info({ queue: name, replayed }, 'dead jobs replayed');
+      await settlesWithin(live.close(), 1000);
+      await closeRedis(connection, 1000);
     }
-    if (replayed > 0) this.log.info({ queue: name, replayed }, 'dead jobs replayed');
     return replayed;
   }
 
@@ -255,7 +272,23 @@ export class QueueManager {
   /** Called from onReady: workers start taking jobs, the depth sampler starts. */
   start(): void {
     this.ready = true;
-    for (const definition of this.definitions.values()) definition.runner?.start();
+    for (const definition of this.definitions.values()) {
+      if (!definition.runner) continue;
+      definition.runner.start();
+      // Dead jobs whose copy a previous process never made (it died first): copied now.
+      const { queue, dead } = this.enabledQueues(definition);
+      this.bounded(reconcileDeadLetters(queue, dead)).then(
+        (copied) => {
+          if (copied > 0) {
+            this.log.warn(
+              { queue: queue.name, copied },
+              'dead-lettered failed jobs a previous process had not copied',
+            );
+          }
+        },
+        (error: Error) => this.logError(`queue ${queue.name} (dead-letter reconciliation)`, error),
+      );
+    }
     if (this.metrics.enabled && this.producer) {
       this.sampler = startDepthSampler(
         () => [...this.definitions.values()],

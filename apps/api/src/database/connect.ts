@@ -1,5 +1,7 @@
+import { mkdir } from 'node:fs/promises';
 import pg from 'pg';
 import type { Config } from '../config.js';
+import { embeddedDataDir, IN_MEMORY } from './data-dir.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded.js';
 import { type MigrationResult, migrate } from './migrate.js';
 
@@ -7,17 +9,20 @@ export interface DatabaseServer {
   /** postgres:// URL of the configured server, or of embedded PGlite. */
   url: string;
   embedded: EmbeddedPostgres | undefined;
+  /** Embedded only: the data folder, or memory:// when nothing is kept. */
+  dataDir: string | undefined;
   close(): Promise<void>;
 }
 
 /** The configured PostgreSQL, or embedded PGlite served over the wire protocol when unset. */
 export async function startDatabase(config: Config): Promise<DatabaseServer> {
-  const embedded = config.DATABASE_URL
-    ? undefined
-    : await startEmbeddedPostgres({ dataDir: config.PGLITE_DATA_DIR });
+  const dataDir = config.DATABASE_URL ? undefined : embeddedDataDir(config.PGLITE_DATA_DIR);
+  if (dataDir && !dataDir.startsWith(IN_MEMORY)) await mkdir(dataDir, { recursive: true });
+  const embedded = dataDir ? await startEmbeddedPostgres({ dataDir }) : undefined;
   return {
     url: config.DATABASE_URL ?? embedded!.url,
     embedded,
+    dataDir,
     async close() {
       await embedded?.close();
     },
@@ -33,18 +38,4 @@ export async function migrateDatabase(url: string): Promise<MigrationResult> {
   } finally {
     await pool.end();
   }
-}
-
-/** A plain pool for processes that do not register @bulwark/resilience. */
-export function plainPool(url: string, config: Config): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: config.DB_POOL_MAX,
-    connectionTimeoutMillis: config.DB_CONNECTION_TIMEOUT_MS,
-    idleTimeoutMillis: config.DB_IDLE_TIMEOUT_MS,
-    keepAlive: true,
-  });
-  // An idle client's error (server restart, network cut) must never crash the process.
-  pool.on('error', () => undefined);
-  return pool;
 }

@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { serializeProtocolSequences } from './protocol-serializer.js';
 
 export interface EmbeddedPostgres {
   /** postgres:// URL that `pg` connects to, like any other server. */
@@ -22,6 +23,7 @@ export async function startEmbeddedPostgres(
     // PGlite runs one statement at a time; the socket server multiplexes these connections.
     maxConnections: options.maxConnections ?? 10,
   });
+  serializeProtocolSequences(server);
   await server.start();
   // "host:port" once listening; port 0 has been replaced by the one the OS gave.
   const hostPort = server.getServerConn();

@@ -61,4 +61,11 @@ export const migrations: readonly Migration[] = [
       -- The relay scans rows not yet handed to the queue.
       CREATE INDEX outbox_unrelayed ON outbox (id) WHERE enqueued_at IS NULL;`,
   },
+  {
+    id: 4,
+    name: 'index-pending-outbox-for-the-sweeper',
+    sql: `
+      -- The sweeper scans rows handed to the queue long ago and still not sent.
+      CREATE INDEX outbox_pending_enqueued ON outbox (enqueued_at) WHERE status = 'pending';`,
+  },
 ];

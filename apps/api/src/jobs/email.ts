@@ -2,8 +2,9 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../database/db.js';
 import { NotFoundError } from '../errors.js';
+import { OUTBOX_QUEUE, type OutboxJob, outboxRelay } from './outbox.js';
 
-export const EMAIL_QUEUE = 'email';
+export const EMAIL_QUEUE = OUTBOX_QUEUE;
 export const EmailJob = Type.Object(
   { outboxId: Type.String({ pattern: '^\\d+$' }) },
   { additionalProperties: false },
@@ -14,7 +15,11 @@ export interface QueuesLike {
   readonly enabled: boolean;
   define(name: string, definition: { schema: typeof EmailJob }): unknown;
   names(): string[];
-  get(name: string): { stats(): Promise<Record<string, number>> };
+  get(name: string): {
+    stats(): Promise<Record<string, number>>;
+    /** The BullMQ queue (undefined when disabled): the sweeper reads a job's state from it. */
+    readonly queue: { getJob(id: string): Promise<OutboxJob | undefined> } | undefined;
+  };
   add(name: string, data: unknown, options?: { jobId?: string }): Promise<unknown>;
   process(
     name: string,
@@ -40,6 +45,8 @@ export interface QueueStats {
 export interface EmailJobs {
   /** Hands unrelayed outbox rows to the queue (or delivers them in-process with no queue). */
   relay(limit?: number): Promise<number>;
+  /** Re-enqueues pending rows relayed longer than `staleAfterMs` ago whose job is gone or dead. */
+  sweep(staleAfterMs: number, limit?: number): Promise<number>;
   stats(): Promise<QueueStats>;
   replay(queue: string, limit: number): Promise<number>;
 }
@@ -61,30 +68,11 @@ export function emailJobs(options: {
   const { db, queues, log } = options;
   const queueOn = queues?.enabled === true;
   if (queueOn) queues!.define(EMAIL_QUEUE, { schema: EmailJob });
+  const outbox = outboxRelay({ db, queues: queueOn ? queues : undefined, log });
 
   return {
-    async relay(limit = 100) {
-      // SKIP LOCKED lets several API instances relay side by side without handing a row twice.
-      return db.transaction(async (client) => {
-        const { rows } = await client.query<{ id: string }>(
-          `SELECT id::text FROM outbox WHERE enqueued_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-          [limit],
-        );
-        for (const { id } of rows) {
-          if (queueOn) {
-            // jobId = outbox id: a relay retried after a crash cannot enqueue the email twice.
-            await queues!.add(EMAIL_QUEUE, { outboxId: id }, { jobId: `outbox-${id}` });
-          } else {
-            await client.query(`UPDATE outbox SET status = 'sent', sent_at = now() WHERE id = $1`, [
-              id,
-            ]);
-          }
-          await client.query('UPDATE outbox SET enqueued_at = now() WHERE id = $1', [id]);
-        }
-        if (rows.length > 0) log.debug({ relayed: rows.length, queue: queueOn }, 'outbox relayed');
-        return rows.length;
-      });
-    },
+    relay: outbox.relay,
+    sweep: outbox.sweep,
     async stats() {
       if (!queueOn) return { enabled: false, queues: [] };
       const names = queues!.names();
@@ -115,12 +103,30 @@ export function emailJobs(options: {
   };
 }
 
-/** Starts the email worker on `queues` (inline in the API, or in the worker process). */
-export function processEmails(queues: QueuesLike, db: Db): void {
+/**
+ * Starts the email worker on `queues` (inline in the API, or in the worker process). Delivery is
+ * one statement that does not take the job's signal, so a job whose signal aborts (deadline,
+ * drain time spent at shutdown) may keep running: it is logged by job id, so a shutdown that
+ * overruns its deadline says which job held it.
+ */
+export function processEmails(queues: QueuesLike, db: Db, log: FastifyBaseLogger): void {
   if (!queues.names().includes(EMAIL_QUEUE)) queues.define(EMAIL_QUEUE, { schema: EmailJob });
   queues.process(
     EMAIL_QUEUE,
-    async (job) => deliver(db, (job.data as { outboxId: string }).outboxId),
+    async (job, signal) => {
+      const jobId = (job as { id?: string }).id;
+      const onAbort = () =>
+        log.warn(
+          { queue: EMAIL_QUEUE, jobId, reason: String(signal.reason) },
+          `job ${jobId} is still running after its abort signal`,
+        );
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        await deliver(db, (job.data as { outboxId: string }).outboxId);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    },
     { concurrency: 5 },
   );
 }

@@ -21,6 +21,10 @@ interface NoteRow {
   author_id: string;
   created_at: Date;
 }
+/** A listed row also carries its exact sort key: created_at to the microsecond, in UTC. */
+interface PageRow extends NoteRow {
+  sort_key: string;
+}
 const toNote = (row: NoteRow) => ({
   id: row.id,
   title: row.title,
@@ -29,9 +33,11 @@ const toNote = (row: NoteRow) => ({
   createdAt: row.created_at.toISOString(),
 });
 
-// Keyset cursor: the (created_at, id) of the last item, opaque to clients.
-function encodeCursor(row: NoteRow): string {
-  return Buffer.from(JSON.stringify([row.created_at.toISOString(), row.id])).toString('base64url');
+// Keyset cursor: the (created_at, id) of the last item, opaque to clients. created_at goes in at
+// PostgreSQL's full (microsecond) precision: a JavaScript Date keeps milliseconds, and a cursor
+// rounded to them skips the notes created later in that same millisecond.
+function encodeCursor(row: PageRow): string {
+  return Buffer.from(JSON.stringify([row.sort_key, row.id])).toString('base64url');
 }
 function decodeCursor(cursor: string): [string, string] {
   try {
@@ -109,8 +115,10 @@ export async function notesRoutes(instance: FastifyInstance, options: { db: Db }
         params.push(...decodeCursor(cursor));
         after = 'AND (created_at, id) < ($3::timestamptz, $4::uuid)';
       }
-      const { rows } = await db.query<NoteRow>(
-        `SELECT id, title, body, author_id, created_at FROM notes
+      const { rows } = await db.query<PageRow>(
+        `SELECT id, title, body, author_id, created_at,
+                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS sort_key
+           FROM notes
           WHERE tenant_id = $1 ${after}
           ORDER BY created_at DESC, id DESC LIMIT $2`,
         params,
