@@ -63,7 +63,7 @@ export interface RateLimitEngine {
    * the tiers that need what the app's hooks establish (tenant, user, account) and returns the
    * per-IP check for the plugin's own onRequest hook, if this route has one.
    */
-  onRoute(route: RouteOptions): RateLimitCheck | undefined;
+  onRoute(route: RouteOptions, attachLate?: boolean): RateLimitCheck | undefined;
   close(): Promise<void>;
 }
 
@@ -316,7 +316,7 @@ export async function createRateLimitEngine(
     get inFallback() {
       return bounded?.inFallback ?? false;
     },
-    onRoute(route) {
+    onRoute(route, attachLate = true) {
       const config = (route.config ?? {}) as {
         bulwarkProbe?: boolean;
         limits?: Partial<Record<TierName, TierRouteConfig>>;
@@ -331,6 +331,7 @@ export async function createRateLimitEngine(
         if (!on) continue;
         const limiter = limiterFor(tier, typeof setting === 'object' ? setting : undefined, route);
         if (!limiter) {
+          if (!attachLate) continue;
           // A route that asks for a tier nobody can key must not be silently unprotected.
           if (setting !== undefined) {
             throw new InvalidOptionError(
@@ -343,7 +344,8 @@ export async function createRateLimitEngine(
         // hooks (authentication, body parsing) establish, so they run last, in preHandler.
         (tier === 'global' ? early : late).push(limiter);
       }
-      if (late.length > 0) addRouteHook(route, 'preHandler', checkFor(late, early.length === 0));
+      if (attachLate && late.length > 0)
+        addRouteHook(route, 'preHandler', checkFor(late, early.length === 0));
       return early.length > 0 ? checkFor(early, true) : undefined;
     },
     async close() {
