@@ -1,5 +1,11 @@
-import { type GcraPolicy, gcra } from './gcra.js';
-import type { DecisionSource, RateLimitStore, StoreDecision } from './store.js';
+import { type GcraPolicy, gcraAll } from './gcra.js';
+import type {
+  DecisionSource,
+  MultiDecision,
+  RateLimitStore,
+  StoreDecision,
+  TierRequest,
+} from './store.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -29,19 +35,29 @@ export class MemoryStore implements RateLimitStore {
     return this.#tats.size;
   }
 
-  decide(key: string, policy: GcraPolicy, nowUs: number = Date.now() * 1000): StoreDecision {
-    const stored = this.#tats.get(key);
-    const result = gcra(stored, nowUs, policy);
+  decide(key: string, policy: GcraPolicy, nowUs?: number): StoreDecision {
+    const result = this.decideAll([{ key, policy }], nowUs);
+    return { ...result.decisions[0]!, source: this.#source };
+  }
+
+  decideAll(tiers: readonly TierRequest[], nowUs: number = Date.now() * 1000): MultiDecision {
+    const tats = this.#tats;
+    const result = gcraAll(
+      tiers.map((tier) => ({ tatUs: tats.get(tier.key), policy: tier.policy })),
+      nowUs,
+    );
     if (result.allowed) {
-      this.#tats.delete(key);
-      this.#tats.set(key, result.tatUs);
-      if (this.#tats.size > this.#maxKeys) this.#evict(nowUs);
+      for (let i = 0; i < tiers.length; i += 1) {
+        const key = tiers[i]!.key;
+        tats.delete(key);
+        tats.set(key, result.tatsUs[i]!);
+      }
+      if (tats.size > this.#maxKeys) this.#evict(nowUs);
     }
     return {
       allowed: result.allowed,
-      remaining: result.remaining,
-      resetUs: result.resetUs,
-      retryAfterUs: result.retryAfterUs,
+      decisions: result.decisions,
+      rejectedBy: result.rejectedBy,
       source: this.#source,
     };
   }

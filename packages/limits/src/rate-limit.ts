@@ -1,20 +1,23 @@
-import { performance } from 'node:perf_hooks';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import { BoundedStore } from './bounded-store.js';
 import { InvalidOptionError } from './errors.js';
-import { type GcraPolicy, gcraPolicy } from './gcra.js';
+import { gcraPolicy } from './gcra.js';
 import { type CounterLike, counterFor, type HealthLike, type MetricsLike } from './integrations.js';
 import { MemoryStore } from './memory-store.js';
 import type { KeyExtractor, ResolvedLimitsOptions, TierOptions } from './options.js';
 import { connectionFactory, whenReady } from './redis-connection.js';
 import { type RedisClientLike, RedisStore } from './redis-store.js';
 import { addRouteHook } from './route-hooks.js';
-import type { RateLimitStore, StoreDecision } from './store.js';
-import { kStoreWaitMs, type StoreWaitCarrier } from './store-wait.js';
+import type { RateLimitStore } from './store.js';
+import {
+  createTierChecks,
+  type Limiter,
+  type RateLimitCheck,
+  TIERS,
+  type TierName,
+} from './tier-check.js';
 
-/** The rate-limit tiers, in the order a request meets them. */
-export const TIERS = ['global', 'tenant', 'user', 'auth'] as const;
-export type TierName = (typeof TIERS)[number];
+export { type RateLimitCheck, rateLimitedBody, TIERS, type TierName } from './tier-check.js';
 
 /** A tier's limit overridden for one route. `group` shares the bucket between routes. */
 export interface TierOverride {
@@ -28,31 +31,6 @@ export interface TierOverride {
 
 /** Route config of a tier: true opts in, false opts out, an object opts in with its own limit. */
 export type TierRouteConfig = boolean | TierOverride;
-
-interface Limiter {
-  readonly tier: TierName;
-  readonly policy: GcraPolicy;
-  readonly prefix: string;
-  /** `"user";q=60;w=60` */
-  readonly policyItem: string;
-  readonly extract: (request: FastifyRequest) => string | undefined;
-  count: Record<'allowed' | 'limited' | 'fallback', () => void>;
-}
-
-/** What the tiers of one phase have said so far, for the response headers. */
-interface Verdicts {
-  policies: string;
-  states: string;
-  /** With legacy headers: the tier with the fewest requests left. */
-  tightest: { limiter: Limiter; remaining: number; seconds: number } | undefined;
-}
-
-/** Callback-style hook body: calls `done()` when every tier allows, or sends the 429 and does not. */
-export type RateLimitCheck = (
-  request: FastifyRequest,
-  reply: FastifyReply,
-  done: (error?: Error) => void,
-) => void;
 
 /** What the rate limiter exposes to the plugin. */
 export interface RateLimitEngine {
@@ -203,113 +181,7 @@ export async function createRateLimitEngine(
     return limiter;
   }
 
-  const legacy = options.legacyHeaders;
-
-  /**
-   * Applies one tier's decision: counts it and adds it to the verdicts; when it says no, sends
-   * the 429 and returns false.
-   */
-  function apply(
-    limiter: Limiter,
-    decision: StoreDecision,
-    verdicts: Verdicts,
-    reply: FastifyReply,
-  ): boolean {
-    limiter.count[
-      decision.source === 'fallback' ? 'fallback' : decision.allowed ? 'allowed' : 'limited'
-    ]();
-    const remaining = decision.allowed ? decision.remaining : 0;
-    const seconds = Math.ceil((decision.allowed ? decision.resetUs : decision.retryAfterUs) / 1e6);
-    verdicts.policies += verdicts.policies ? `, ${limiter.policyItem}` : limiter.policyItem;
-    const state = `"${limiter.tier}";r=${remaining};t=${seconds}`;
-    verdicts.states += verdicts.states ? `, ${state}` : state;
-    if (legacy && (!verdicts.tightest || remaining < verdicts.tightest.remaining)) {
-      verdicts.tightest = { limiter, remaining, seconds };
-    }
-    if (decision.allowed) return true;
-    const headers: Record<string, string> = {
-      'retry-after': String(seconds),
-      'ratelimit-policy': join(reply.getHeader('ratelimit-policy'), verdicts.policies),
-      ratelimit: join(reply.getHeader('ratelimit'), verdicts.states),
-    };
-    if (legacy) {
-      headers['x-ratelimit-limit'] = String(limiter.policy.max);
-      headers['x-ratelimit-remaining'] = '0';
-      headers['x-ratelimit-reset'] = String(seconds);
-    }
-    // Sent directly, not thrown: under a flood, building an Error (stack capture) and running
-    // the error handler for every rejected request is work an attacker chooses. The body is
-    // exactly what the error handler would produce from RateLimitedError.
-    reply.code(429).headers(headers).type(JSON_TYPE).send(rateLimitedBody(limiter.tier, seconds));
-    return false;
-  }
-
-  /** Every tier of the phase allowed: the RateLimit headers of the allowed response. */
-  function allowHeaders(verdicts: Verdicts, reply: FastifyReply, first: boolean): void {
-    if (!verdicts.policies) return;
-    if (first) {
-      reply.header('ratelimit-policy', verdicts.policies);
-      reply.header('ratelimit', verdicts.states);
-    } else {
-      reply.header(
-        'ratelimit-policy',
-        join(reply.getHeader('ratelimit-policy'), verdicts.policies),
-      );
-      reply.header('ratelimit', join(reply.getHeader('ratelimit'), verdicts.states));
-    }
-    const tightest = verdicts.tightest;
-    if (tightest) {
-      const previous = Number(reply.getHeader('x-ratelimit-remaining') ?? Number.POSITIVE_INFINITY);
-      if (tightest.remaining < previous) {
-        reply.header('x-ratelimit-limit', tightest.limiter.policy.max);
-        reply.header('x-ratelimit-remaining', tightest.remaining);
-        reply.header('x-ratelimit-reset', tightest.seconds);
-      }
-    }
-  }
-
-  /**
-   * The hook body for one phase of tiers. The store is asked directly, not through
-   * @fastify/rate-limit's per-request handler: that handler is an async function that awaits the
-   * key generator and wraps every store call in a promise, so even a decision the memory store
-   * makes synchronously continued the request from a microtask chain; measured (paired, both
-   * servers loaded at once on one core) it held the memory-store row at 0.53 of bare against 0.71
-   * when decided synchronously. A synchronous store (memory, or Redis in fallback) now decides
-   * without a promise; Redis costs one.
-   */
-  function checkFor(phase: Limiter[], first: boolean): RateLimitCheck {
-    function from(
-      index: number,
-      verdicts: Verdicts,
-      request: FastifyRequest,
-      reply: FastifyReply,
-      done: (error?: Error) => void,
-    ): void {
-      for (let i = index; i < phase.length; i += 1) {
-        const limiter = phase[i]!;
-        const key = limiter.extract(request);
-        if (key === undefined) continue;
-        const decision = store.decide(limiter.prefix + key, limiter.policy);
-        if (decision instanceof Promise) {
-          // Only the shared store answers later; its wait is left on the request for the shedder.
-          const started = performance.now();
-          decision.then((answer) => {
-            const carrier = request as StoreWaitCarrier;
-            carrier[kStoreWaitMs] = (carrier[kStoreWaitMs] ?? 0) + performance.now() - started;
-            if (apply(limiter, answer, verdicts, reply))
-              from(i + 1, verdicts, request, reply, done);
-          }, done);
-          return;
-        }
-        if (!apply(limiter, decision, verdicts, reply)) return;
-      }
-      allowHeaders(verdicts, reply, first);
-      done();
-    }
-    return function bulwarkRateLimit(request, reply, done) {
-      from(0, { policies: '', states: '', tightest: undefined }, request, reply, done);
-    };
-  }
+  const checks = createTierChecks(store, options.legacyHeaders, options.maxKeys);
 
   return {
     storeKind: useRedis ? 'redis' : 'memory',
@@ -340,30 +212,22 @@ export async function createRateLimitEngine(
           }
           continue;
         }
-        // The per-IP tier runs before the body is read; the others need what the app's own
-        // hooks (authentication, body parsing) establish, so they run last, in preHandler.
         (tier === 'global' ? early : late).push(limiter);
       }
-      if (attachLate && late.length > 0)
-        addRouteHook(route, 'preHandler', checkFor(late, early.length === 0));
-      return early.length > 0 ? checkFor(early, true) : undefined;
+      const global = early[0];
+      // Only the per-IP tier: decided in onRequest, before the body is read.
+      if (late.length === 0 || !attachLate) return global ? checks.phase([global]) : undefined;
+      // The other tiers need what the app's own hooks (authentication, body parsing) establish,
+      // so they run last, in preHandler, and the per-IP tier is decided with them in the same
+      // store call; requests answered before preHandler are charged to it as they are sent.
+      addRouteHook(route, 'preHandler', checks.phase(global ? [global, ...late] : late));
+      if (!global) return undefined;
+      const deferred = checks.deferredGlobal(global);
+      addRouteHook(route, 'onSend', deferred.onSend);
+      return deferred.onRequest;
     },
     async close() {
       await closeConnection?.();
     },
   };
-}
-
-const JSON_TYPE = 'application/json; charset=utf-8';
-
-/**
- * The body Fastify's error handler makes from `new RateLimitedError(tier, seconds)`, without
- * building the error (test/errors.test.ts keeps the two identical).
- */
-export function rateLimitedBody(tier: string, seconds: number): string {
-  return `{"statusCode":429,"code":"BULWARK_LIMITS_RATE_LIMITED","error":"Too Many Requests","message":"Too many requests for the ${tier} rate limit; retry after ${seconds} seconds"}`;
-}
-
-function join(existing: unknown, added: string): string {
-  return typeof existing === 'string' && existing ? `${existing}, ${added}` : added;
 }

@@ -1,6 +1,6 @@
 import type { RouteOptions } from 'fastify';
 
-type HookName = 'onRequest' | 'preHandler';
+type HookName = 'onRequest' | 'preHandler' | 'onSend';
 
 /**
  * Adds a hook after a route's own hooks of that kind, from an onRoute hook, so routes that do
