@@ -1,4 +1,5 @@
 import type { RedisConnectionLike } from './bounded-store.js';
+import { IoredisMissingError } from './errors.js';
 import type { RedisClientLike } from './redis-store.js';
 
 /**
@@ -24,6 +25,11 @@ export const CONNECTION_OPTIONS = {
   retryStrategy: (times: number) => Math.min(50 * 2 ** times, 1000),
 } as const;
 
+/** The part of the ioredis module the store needs. */
+export interface IoredisModule {
+  Redis: new (url: string, options: typeof CONNECTION_OPTIONS) => unknown;
+}
+
 interface Duplicable extends RedisClientLike {
   duplicate(options: typeof CONNECTION_OPTIONS): RedisConnectionLike;
 }
@@ -35,9 +41,20 @@ interface Duplicable extends RedisClientLike {
  */
 export async function connectionFactory(
   source: string | RedisClientLike,
+  load: () => Promise<IoredisModule> = () => import('ioredis') as Promise<IoredisModule>,
 ): Promise<() => RedisConnectionLike> {
   if (typeof source === 'string') {
-    const { Redis } = await import('ioredis');
+    let Redis: IoredisModule['Redis'];
+    try {
+      ({ Redis } = await load());
+    } catch (error) {
+      // ioredis is an optional peer: only a Redis URL needs it, and without it the raw
+      // ERR_MODULE_NOT_FOUND said nothing about what to do.
+      if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
+        throw new IoredisMissingError({ cause: error });
+      }
+      throw error;
+    }
     return () => new Redis(source, CONNECTION_OPTIONS) as unknown as RedisConnectionLike;
   }
   if (typeof (source as Duplicable).duplicate !== 'function') {
