@@ -49,6 +49,21 @@ export function gcraPolicy(max: number, windowMs: number): GcraPolicy {
 }
 
 /**
+ * A policy for which "`max` per `windowMs`" is literally true: in any window `[t, t + windowMs)`
+ * at most `max` requests pass. A client may still burst `max` at once, but then earns one request
+ * per `windowMs` (not per `windowMs / max`), and the full `max` is back after `max × windowMs`.
+ * Why: with rate `max / window` and burst `max`, in any interval of length `t` up to
+ * `max + t·max/window` pass, so a window could see `2 × max`; here the interval is the window and
+ * the bound is `(capacity + t) / interval < max + 1` for `t < window`. For login tiers, where the
+ * README's number must hold exactly.
+ */
+export function strictWindowPolicy(max: number, windowMs: number): GcraPolicy {
+  const base = gcraPolicy(max, windowMs);
+  const intervalUs = windowMs * 1000;
+  return { ...base, intervalUs, capacityUs: intervalUs * max };
+}
+
+/**
  * Decides one request. `tatUs` is the stored TAT (undefined for a new key), `nowUs` the current
  * time. Returns the decision and the TAT to store (unchanged when the request is limited, so
  * a client hammering a limit does not push its own recovery further away).

@@ -41,6 +41,33 @@ const tier = <E extends TProperties>(
     { additionalProperties: false, default: {} },
   );
 
+/** A login tier on routes with the auth tier: `false` turns it off. Keyed from `auth.key` and the IP. */
+const loginTier = (what: string, max: number, note: string) =>
+  Type.Union(
+    [
+      Type.Literal(false),
+      Type.Object(
+        {
+          max: Type.Integer({
+            minimum: 1,
+            default: max,
+            description: `Login attempts per window per ${what}.`,
+          }),
+          windowMs: Type.Integer({
+            minimum: 1000,
+            default: 900_000,
+            description: 'The window, in milliseconds.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ],
+    {
+      default: {},
+      description: `Login attempts per ${what}, on routes with the auth tier, or false for none. ${note}`,
+    },
+  );
+
 /** Options schema for @bulwark/limits. Every key carries its default and description. */
 export const LimitsOptionsSchema = Type.Object(
   {
@@ -97,6 +124,16 @@ export const LimitsOptionsSchema = Type.Object(
         'Reads the account identifier (e.g. the login name in the body); the key is IP + account.',
       ),
     }),
+    authAccount: loginTier(
+      'account, across all IPs',
+      10,
+      'An attacker spreading guesses for one account over many IPs gets at most this many per window in total. Note: it lets anyone lock an account out of logging in for a window by failing on purpose; raise it, or set false, if that matters more.',
+    ),
+    authIp: loginTier(
+      'client IP, across all accounts',
+      30,
+      'One IP trying one password against many accounts gets at most this many attempts per window in total. Set false, or raise it, for login traffic from large shared NATs.',
+    ),
     securityHeaders: Type.Union(
       [
         Type.Literal(false),

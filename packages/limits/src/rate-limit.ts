@@ -1,7 +1,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { BoundedStore } from './bounded-store.js';
 import { InvalidOptionError } from './errors.js';
-import { gcraPolicy } from './gcra.js';
+import { gcraPolicy, strictWindowPolicy } from './gcra.js';
 import { type CounterLike, counterFor, type HealthLike, type MetricsLike } from './integrations.js';
 import { MemoryStore } from './memory-store.js';
 import type { KeyExtractor, ResolvedLimitsOptions, TierOptions } from './options.js';
@@ -56,7 +56,21 @@ function extractorFor(
   if (tier === 'global') return (request) => request.ip;
   if (!key) return undefined;
   if (tier === 'auth') return (request) => `${request.ip}|${asKey(key(request)) ?? ''}`;
+  if (tier === 'authIp') return (request) => request.ip;
   return (request) => asKey(key(request));
+}
+
+/** The login tiers: on wherever the auth tier is, keyed from `auth.key`, strict windows. */
+const LOGIN_TIERS: ReadonlySet<TierName> = new Set(['auth', 'authAccount', 'authIp']);
+
+/** A tier's options, the login tiers' included (they share `auth.key`; `false` is off). */
+function tierOptions(options: ResolvedLimitsOptions, tier: TierName): TierOptions | undefined {
+  if (tier === 'authAccount' || tier === 'authIp') {
+    const login = options[tier];
+    if (login === false) return undefined;
+    return { ...login, everyRoute: false, key: options.auth.key };
+  }
+  return options[tier] as TierOptions;
 }
 
 /**
@@ -150,11 +164,12 @@ export async function createRateLimitEngine(
     override: TierOverride | undefined,
     route: RouteOptions,
   ): Limiter | undefined {
-    const tierOptions = options[tier] as TierOptions;
-    const extract = extractorFor(tier, tierOptions.key);
+    const resolved = tierOptions(options, tier);
+    if (!resolved) return undefined;
+    const extract = extractorFor(tier, resolved.key);
     if (!extract) return undefined;
-    const max = override?.max ?? tierOptions.max;
-    const windowMs = override?.windowMs ?? tierOptions.windowMs;
+    const max = override?.max ?? resolved.max;
+    const windowMs = override?.windowMs ?? resolved.windowMs;
     const custom =
       override &&
       (override.max !== undefined ||
@@ -164,7 +179,9 @@ export async function createRateLimitEngine(
     const id = `${tier}|${max}|${windowMs}|${group}`;
     const existing = limiters.get(id);
     if (existing) return existing;
-    const policy = gcraPolicy(max, windowMs);
+    const policy = LOGIN_TIERS.has(tier)
+      ? strictWindowPolicy(max, windowMs)
+      : gcraPolicy(max, windowMs);
     const limiter: Limiter = {
       tier,
       policy,
@@ -196,10 +213,18 @@ export async function createRateLimitEngine(
       if (config.bulwarkProbe === true) return undefined;
       const early: Limiter[] = [];
       const late: Limiter[] = [];
+      let loginRoute = false;
       for (const tier of TIERS) {
         const setting = config.limits?.[tier];
-        const on =
-          setting === undefined ? (options[tier] as TierOptions).everyRoute : setting !== false;
+        let on: boolean;
+        if (tier === 'authAccount' || tier === 'authIp') {
+          // On wherever the auth tier is, unless this route or the options turn it off.
+          on = loginRoute && setting !== false && tierOptions(options, tier) !== undefined;
+        } else {
+          on =
+            setting === undefined ? (options[tier] as TierOptions).everyRoute : setting !== false;
+          if (tier === 'auth') loginRoute = on;
+        }
         if (!on) continue;
         const limiter = limiterFor(tier, typeof setting === 'object' ? setting : undefined, route);
         if (!limiter) {

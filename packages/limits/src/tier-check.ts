@@ -4,8 +4,8 @@ import type { GcraDecision, GcraPolicy } from './gcra.js';
 import type { MultiDecision, RateLimitStore, TierRequest } from './store.js';
 import { kStoreWaitMs, type StoreWaitCarrier } from './store-wait.js';
 
-/** The rate-limit tiers, in the order a request meets them. */
-export const TIERS = ['global', 'tenant', 'user', 'auth'] as const;
+/** The rate-limit tiers, in the order a request meets them (`auth*`: the login tiers). */
+export const TIERS = ['global', 'tenant', 'user', 'auth', 'authAccount', 'authIp'] as const;
 export type TierName = (typeof TIERS)[number];
 
 /** One tier policy as a route uses it. */
