@@ -64,21 +64,24 @@ interface StoreParams {
 
 /** A store class for @fastify/rate-limit's `store` option. */
 export interface FastifyRateLimitStoreClass {
-  new (
-    params?: StoreParams,
-  ): {
-    incr(
-      key: string,
-      callback: (error: Error | null, result?: IncrResult) => void,
-      timeWindow: number,
-      max: number,
-    ): void;
-    child(params: StoreParams): unknown;
-  };
+  new (params?: object): FastifyRateLimitStoreInstance;
   /** True while Redis is unavailable and limits are decided per process. */
   readonly inFallback: boolean;
   /** Closes the store's Redis connection: call it from your app's onClose. */
   close(): void;
+}
+
+/** One store (the app's, or a route's child) as @fastify/rate-limit uses it. */
+export interface FastifyRateLimitStoreInstance {
+  /** @fastify/rate-limit ≥ 9 passes `timeWindow` (ms) and `max` (its published types omit them). */
+  incr(
+    key: string,
+    callback: (error: Error | null, result?: IncrResult) => void,
+    timeWindow?: number,
+    max?: number,
+  ): void;
+  /** `params`: the route's merged rate-limit options (`routeInfo`, `groupId`, …). */
+  child(params: object): FastifyRateLimitStoreInstance;
 }
 
 /**
@@ -149,7 +152,8 @@ export async function createFastifyRateLimitStore(
   class BulwarkRateLimitStore {
     readonly #prefix: string;
 
-    constructor(params: StoreParams = {}, prefix = resolved.keyPrefix) {
+    constructor(options: object = {}, prefix = resolved.keyPrefix) {
+      const params = options as StoreParams;
       if (params.continueExceeding === true || params.exponentialBackoff === true) {
         throw new InvalidOptionError(
           'the Bulwark store for @fastify/rate-limit decides with GCRA, which has no continueExceeding or exponentialBackoff; remove them (a spent client waits Retry-After either way)',
@@ -169,9 +173,17 @@ export async function createFastifyRateLimitStore(
     incr(
       key: string,
       callback: (error: Error | null, result?: IncrResult) => void,
-      timeWindow: number,
-      max: number,
+      timeWindow?: number,
+      max?: number,
     ): void {
+      if (timeWindow === undefined || max === undefined) {
+        callback(
+          new InvalidOptionError(
+            'the Bulwark store needs @fastify/rate-limit ≥ 9, which passes timeWindow and max to incr()',
+          ),
+        );
+        return;
+      }
       if (max < 1) {
         callback(null, { current: 1, ttl: timeWindow });
         return;
@@ -186,7 +198,8 @@ export async function createFastifyRateLimitStore(
     }
 
     /** A route with its own limit: its own keys (per group, or per method and URL). */
-    child(params: StoreParams): BulwarkRateLimitStore {
+    child(routeParams: object): BulwarkRateLimitStore {
+      const params = routeParams as StoreParams;
       const route = params.routeInfo;
       const scope = params.groupId ?? `${String(route?.method ?? '')}:${route?.url ?? ''}`;
       return new BulwarkRateLimitStore(params, `${resolved.keyPrefix}${scope}:`);
