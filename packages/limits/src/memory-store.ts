@@ -1,4 +1,4 @@
-import { type GcraPolicy, gcraAll } from './gcra.js';
+import { type GcraPolicy, gcra, gcraAll } from './gcra.js';
 import type {
   DecisionSource,
   MultiDecision,
@@ -35,9 +35,21 @@ export class MemoryStore implements RateLimitStore {
     return this.#tats.size;
   }
 
-  decide(key: string, policy: GcraPolicy, nowUs?: number): StoreDecision {
-    const result = this.decideAll([{ key, policy }], nowUs);
-    return { ...result.decisions[0]!, source: this.#source };
+  decide(key: string, policy: GcraPolicy, nowUs: number = Date.now() * 1000): StoreDecision {
+    // The one-tier case without gcraAll's arrays: most requests meet only the per-IP tier.
+    const result = gcra(this.#tats.get(key), nowUs, policy);
+    if (result.allowed) {
+      this.#tats.delete(key);
+      this.#tats.set(key, result.tatUs);
+      if (this.#tats.size > this.#maxKeys) this.#evict(nowUs);
+    }
+    return {
+      allowed: result.allowed,
+      remaining: result.remaining,
+      resetUs: result.resetUs,
+      retryAfterUs: result.retryAfterUs,
+      source: this.#source,
+    };
   }
 
   decideAll(tiers: readonly TierRequest[], nowUs: number = Date.now() * 1000): MultiDecision {

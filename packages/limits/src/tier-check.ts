@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GcraDecision, GcraPolicy } from './gcra.js';
-import type { MultiDecision, RateLimitStore, TierRequest } from './store.js';
+import type { MultiDecision, RateLimitStore, StoreDecision, TierRequest } from './store.js';
 import { kStoreWaitMs, type StoreWaitCarrier } from './store-wait.js';
 
 /** The rate-limit tiers, in the order a request meets them (`auth*`: the login tiers). */
@@ -84,6 +84,9 @@ class SpentClients {
  */
 export function createTierChecks(store: RateLimitStore, legacy: boolean, maxKeys: number) {
   const spent = new SpentClients(maxKeys);
+  // Only routes with a deferred per-IP tier read what `spent` learns; until one exists, the
+  // per-request bookkeeping is skipped.
+  let spentRead = false;
 
   function answer(
     used: readonly Limiter[],
@@ -99,7 +102,7 @@ export function createTierChecks(store: RateLimitStore, legacy: boolean, maxKeys
     for (let i = 0; i < used.length; i += 1) {
       const limiter = used[i]!;
       const decision = result.decisions[i]!;
-      if (limiter.tier === 'global') {
+      if (limiter.tier === 'global' && spentRead) {
         spent.learn(tiers[i]!.key, limiter.policy, decision, result.allowed);
       }
       if (result.allowed) limiter.count[fallback ? 'fallback' : 'allowed']();
@@ -156,26 +159,18 @@ export function createTierChecks(store: RateLimitStore, legacy: boolean, maxKeys
    */
   function phase(limiters: readonly Limiter[]): RateLimitCheck {
     const single = limiters.length === 1 ? limiters[0]! : undefined;
+    if (single !== undefined) return one(single);
     return function bulwarkRateLimit(request, reply, done) {
       (request as PendingCarrier)[kPendingGlobal] = undefined;
-      let used: Limiter[];
-      let tiers: TierRequest[];
-      if (single !== undefined) {
-        const key = single.extract(request);
-        if (key === undefined) return done();
-        used = [single];
-        tiers = [{ key: single.prefix + key, policy: single.policy }];
-      } else {
-        used = [];
-        tiers = [];
-        for (const limiter of limiters) {
-          const key = limiter.extract(request);
-          if (key === undefined) continue;
-          used.push(limiter);
-          tiers.push({ key: limiter.prefix + key, policy: limiter.policy });
-        }
-        if (used.length === 0) return done();
+      const used: Limiter[] = [];
+      const tiers: TierRequest[] = [];
+      for (const limiter of limiters) {
+        const key = limiter.extract(request);
+        if (key === undefined) continue;
+        used.push(limiter);
+        tiers.push({ key: limiter.prefix + key, policy: limiter.policy });
       }
+      if (used.length === 0) return done();
       const result = store.decideAll(tiers);
       if (result instanceof Promise) {
         // Only the shared store answers later; its wait is left on the request for the shedder.
@@ -192,6 +187,67 @@ export function createTierChecks(store: RateLimitStore, legacy: boolean, maxKeys
   }
 
   /**
+   * One tier (most requests: the per-IP tier alone): the same decision through the store's
+   * one-key `decide`, without the arrays of the multi-tier path.
+   */
+  function one(limiter: Limiter): RateLimitCheck {
+    const headers = oneTier(limiter);
+    return function bulwarkRateLimit(request, reply, done) {
+      const id = limiter.extract(request);
+      if (id === undefined) return done();
+      const key = limiter.prefix + id;
+      const decision = store.decide(key, limiter.policy);
+      if (decision instanceof Promise) {
+        const started = performance.now();
+        decision.then((answered) => {
+          const carrier = request as StoreWaitCarrier;
+          carrier[kStoreWaitMs] = (carrier[kStoreWaitMs] ?? 0) + performance.now() - started;
+          if (headers(key, answered, reply)) done();
+        }, done);
+        return;
+      }
+      if (headers(key, decision, reply)) done();
+    };
+  }
+
+  /** Answers one tier's decision: headers when allowed, the 429 when not. */
+  function oneTier(limiter: Limiter) {
+    const policyItem = limiter.policyItem;
+    const prefix = `"${limiter.tier}";r=`;
+    const global = limiter.tier === 'global';
+    return function answerOne(key: string, decision: StoreDecision, reply: FastifyReply): boolean {
+      if (global && spentRead) spent.learn(key, limiter.policy, decision, true);
+      const fallback = decision.source === 'fallback';
+      if (decision.allowed) {
+        limiter.count[fallback ? 'fallback' : 'allowed']();
+        const seconds = Math.ceil(decision.resetUs / 1e6);
+        reply.header('ratelimit-policy', policyItem);
+        reply.header('ratelimit', `${prefix}${decision.remaining};t=${seconds}`);
+        if (legacy) {
+          reply.header('x-ratelimit-limit', limiter.policy.max);
+          reply.header('x-ratelimit-remaining', decision.remaining);
+          reply.header('x-ratelimit-reset', seconds);
+        }
+        return true;
+      }
+      limiter.count[fallback ? 'fallback' : 'limited']();
+      const seconds = Math.ceil(decision.retryAfterUs / 1e6);
+      const headers: Record<string, string> = {
+        'retry-after': String(seconds),
+        'ratelimit-policy': policyItem,
+        ratelimit: `${prefix}0;t=${seconds}`,
+      };
+      if (legacy) {
+        headers['x-ratelimit-limit'] = String(limiter.policy.max);
+        headers['x-ratelimit-remaining'] = '0';
+        headers['x-ratelimit-reset'] = String(seconds);
+      }
+      reply.code(429).headers(headers).type(JSON_TYPE).send(rateLimitedBody(limiter.tier, seconds));
+      return false;
+    };
+  }
+
+  /**
    * For a route whose other tiers need what the app's hooks establish (so they are decided in
    * preHandler, together with the per-IP tier, in one store call), the per-IP tier still has to
    * see requests answered before preHandler (a 401 from an auth hook, a 413, a 415):
@@ -201,6 +257,7 @@ export function createTierChecks(store: RateLimitStore, legacy: boolean, maxKeys
    *   before its response is written, so the next request meets the updated budget.
    */
   function deferredGlobal(global: Limiter) {
+    spentRead = true;
     const policyHeader = global.policyItem;
     const onRequest: RateLimitCheck = function bulwarkSpentCheck(request, reply, done) {
       const key = global.extract(request);
