@@ -22,6 +22,12 @@ export interface BoundedStoreOptions {
   recoveryIntervalMs: number;
   /** Most keys of the fallback limiter. */
   maxKeys: number;
+  /**
+   * The recovery probe: resolves when Redis can decide again. @default reloads the script. With
+   * Redis Cluster, pass one that also decides a key of the limiter's hash slot: SCRIPT LOAD goes
+   * to any node and succeeds while the slot's master is down.
+   */
+  probe?: () => Promise<unknown>;
   /** Called once when an outage starts (first timeout, error or disconnect). */
   onOutage?: (error: Error) => void;
   /** Called once when shared limiting resumes. */
@@ -56,6 +62,7 @@ export class BoundedStore implements RateLimitStore {
   readonly #timeoutMs: number;
   readonly #recoveryIntervalMs: number;
   readonly #onOutage: ((error: Error) => void) | undefined;
+  readonly #probeRedis: () => Promise<unknown>;
   readonly #onRecover: (() => void) | undefined;
   #down = false;
   #probe: NodeJS.Timeout | undefined;
@@ -69,6 +76,7 @@ export class BoundedStore implements RateLimitStore {
     this.#timeoutMs = options.timeoutMs;
     this.#recoveryIntervalMs = options.recoveryIntervalMs;
     this.#onOutage = options.onOutage;
+    this.#probeRedis = options.probe ?? (() => this.#redis.load());
     this.#onRecover = options.onRecover;
     this.fallback = new MemoryStore({ maxKeys: options.maxKeys, source: 'fallback' });
     this.#connection = this.#open();
@@ -184,7 +192,7 @@ export class BoundedStore implements RateLimitStore {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.#redis.load(),
+        this.#probeRedis(),
         new Promise((_, reject) => {
           timer = setTimeout(
             () => reject(new StoreTimeoutError(this.#timeoutMs)),

@@ -95,6 +95,12 @@ export const LimitsOptionsSchema = Type.Object(
       default: 1000,
       description: 'While in fallback, how often Redis is probed to resume shared limiting, in ms.',
     }),
+    hashTag: Type.String({
+      default: '',
+      pattern: '^[^{}]*$',
+      description:
+        'Redis Cluster: every key gets this hash tag (`{tag}`), so the keys of one request share a hash slot and one script decides them; required with an ioredis Cluster. All rate-limit keys then live on one master.',
+    }),
     keyPrefix: Type.String({
       default: 'bulwark:rl:',
       description: 'Prefix of every Redis key this plugin writes.',
@@ -278,12 +284,16 @@ function fail(path: string, message: string, value: unknown): never {
 
 /** Validates options once, at registration; throws naming the option, the value and the rule. */
 export function resolveOptions(input: LimitsOptions | undefined): ResolvedLimitsOptions {
-  const value = Value.Default(LimitsOptionsSchema, copy(input ?? {})) as Schema;
+  // The client is kept out of TypeBox's hands: Value.Default clones what it walks, and an ioredis
+  // Cluster cannot be cloned. It is checked by hand below.
+  const { redis: client, ...rest } = (input ?? {}) as LimitsOptions & { redis?: unknown };
+  const value = Value.Default(LimitsOptionsSchema, copy(rest)) as Schema;
   const first = Value.Errors(LimitsOptionsSchema as TSchema, value).First();
   if (first) {
     const path = first.path.replaceAll('/', '.').replace(/^\./, '') || '(root)';
     fail(path, first.message.toLowerCase(), first.value);
   }
+  if (client !== undefined) value.redis = client as Schema['redis'];
   const redis = value.redis as unknown;
   if (
     redis !== undefined &&
@@ -291,6 +301,13 @@ export function resolveOptions(input: LimitsOptions | undefined): ResolvedLimits
     typeof (redis as { evalsha?: unknown }).evalsha !== 'function'
   ) {
     fail('redis', 'must be a redis:// URL or an ioredis client', redis);
+  }
+  if ((redis as { isCluster?: unknown } | undefined)?.isCluster === true && value.hashTag === '') {
+    fail(
+      'hashTag',
+      "must be set with a Redis Cluster client (the keys of one request must share a hash slot), e.g. hashTag: 'rl'",
+      value.hashTag,
+    );
   }
   if (value.store === 'redis' && redis === undefined) {
     // The plugin checks fastify.redis at registration; nothing more to validate here.

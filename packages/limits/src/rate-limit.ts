@@ -112,15 +112,25 @@ export async function createRateLimitEngine(
   }
   const useRedis = options.store !== 'memory' && redisSource !== undefined;
 
+  // Redis Cluster: one hash tag on every key, so one request's keys share a slot.
+  const tag = options.hashTag ? `{${options.hashTag}}` : '';
   let store: RateLimitStore;
   let bounded: BoundedStore | undefined;
   let closeConnection: (() => Promise<void>) | undefined;
   if (useRedis && redisSource !== undefined) {
     const connect = await connectionFactory(redisSource);
     const redis = new RedisStore(undefined as unknown as RedisClientLike);
+    const probeKey = `${options.keyPrefix}${tag}probe`;
+    const probePolicy = gcraPolicy(1_000_000, 1000);
     bounded = new BoundedStore({
       redis,
       connect,
+      // A decision on a key of the limiter's own hash slot: on Redis Cluster, SCRIPT LOAD alone
+      // succeeds on any node while the slot's master is down.
+      probe: async () => {
+        await redis.load();
+        await redis.decide(probeKey, probePolicy);
+      },
       timeoutMs: options.storeTimeoutMs,
       recoveryIntervalMs: options.recoveryIntervalMs,
       maxKeys: options.maxKeys,
@@ -185,7 +195,7 @@ export async function createRateLimitEngine(
     const limiter: Limiter = {
       tier,
       policy,
-      prefix: `${options.keyPrefix}${tier}:${group ? `${group}:${max}:${windowMs}:` : ''}`,
+      prefix: `${options.keyPrefix}${tag}${tier}:${group ? `${group}:${max}:${windowMs}:` : ''}`,
       policyItem: `"${tier}";q=${max};w=${Math.max(1, Math.round(windowMs / 1000))}`,
       extract,
       count: {

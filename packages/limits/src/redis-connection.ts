@@ -30,8 +30,26 @@ export interface IoredisModule {
   Redis: new (url: string, options: typeof CONNECTION_OPTIONS) => unknown;
 }
 
+/**
+ * The same settings for an ioredis `Cluster`: no offline queue (a command while the cluster is
+ * not ready fails at once and the fallback decides), no resend, the same quick reconnects; its
+ * node connections get the single-connection settings above.
+ */
+export const CLUSTER_OPTIONS = {
+  enableOfflineQueue: false,
+  enableReadyCheck: false,
+  clusterRetryStrategy: (times: number) => Math.min(50 * 2 ** times, 1000),
+  redisOptions: {
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+  },
+} as const;
+
 interface Duplicable extends RedisClientLike {
-  duplicate(options: typeof CONNECTION_OPTIONS): RedisConnectionLike;
+  isCluster?: boolean;
+  duplicate(...args: unknown[]): RedisConnectionLike;
 }
 
 /**
@@ -60,7 +78,10 @@ export async function connectionFactory(
   if (typeof (source as Duplicable).duplicate !== 'function') {
     throw new TypeError('the Redis client has no duplicate(); pass an ioredis client or a URL');
   }
-  return () => (source as Duplicable).duplicate(CONNECTION_OPTIONS);
+  const client = source as Duplicable;
+  // Cluster.duplicate(startupNodes, options): [] keeps the client's own startup nodes.
+  if (client.isCluster === true) return () => client.duplicate([], CLUSTER_OPTIONS);
+  return () => client.duplicate(CONNECTION_OPTIONS);
 }
 
 /** Waits until the connection is ready, or gives up after `timeoutMs` or a failed attempt (the store then starts in fallback). */
