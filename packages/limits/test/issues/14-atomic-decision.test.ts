@@ -42,14 +42,14 @@ describe('issue 14: one atomic decision for every tier of a request', () => {
     app = undefined;
   });
 
-  async function build(store: 'redis' | 'memory') {
+  async function build(store: 'redis' | 'memory', keyPrefix = 'rl:', globalMax = 100) {
     app = Fastify();
     await app.register(limits, {
       shedding: false,
       store,
       ...(store === 'redis' ? { redis: server.url } : {}),
-      keyPrefix: 'rl:',
-      global: { max: 100, windowMs: 60_000 },
+      keyPrefix,
+      global: { max: globalMax, windowMs: 60_000 },
       ...keyed,
     });
     await app.register(async (api) => {
@@ -101,23 +101,8 @@ describe('issue 14: one atomic decision for every tier of a request', () => {
     'memory',
     'redis',
   ] as const)('with the %s store, unauthenticated 401s on a route with late tiers count against the per-IP tier: the N+1-th answers 429', async (store) => {
-    app = Fastify();
     await client.flushall();
-    await app.register(limits, {
-      shedding: false,
-      store,
-      ...(store === 'redis' ? { redis: server.url } : {}),
-      keyPrefix: 'rl401:',
-      global: { max: 3, windowMs: 60_000 },
-      ...keyed,
-    });
-    await app.register(async (api) => {
-      api.addHook('onRequest', async (request, reply) => {
-        if (request.headers['x-user'] === undefined) return reply.code(401).send({ no: true });
-      });
-      api.get('/things', async () => ({ ok: true }));
-    });
-    await app.ready();
+    app = await build(store, 'rl401:', 3);
     for (let i = 0; i < 3; i += 1) {
       expect((await app.inject({ url: '/things', remoteAddress: '10.9.0.1' })).statusCode).toBe(
         401,

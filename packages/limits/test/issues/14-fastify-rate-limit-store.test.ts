@@ -11,24 +11,10 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFastifyRateLimitStore, type FastifyRateLimitStoreClass } from '../../src/index.js';
-import { type Sample, sleep, steadyLoad } from '../load.js';
+import { expectAllAnswered } from '../answered.js';
+import { sleep, steadyLoad } from '../load.js';
 
-// As in redis-fault.test.ts: generous, because the machine is shared; it proves nobody waits on
-// Redis for seconds (what @fastify/rate-limit's own Redis store does), the deadline is 50 ms.
-const LATENCY_BOUND_MS = 1000;
 const MAX = 40;
-
-function expectAllAnswered(samples: Sample[], label: string): void {
-  const latencies = samples.map((sample) => sample.ms).sort((a, b) => a - b);
-  console.info(
-    `${label}: ${samples.length} answers, ${samples.filter((s) => s.status === 429).length} × 429, max ${latencies.at(-1)?.toFixed(1)} ms`,
-  );
-  expect(samples.length).toBeGreaterThan(20);
-  expect(samples.filter((sample) => sample.status !== 200 && sample.status !== 429)).toStrictEqual(
-    [],
-  );
-  expect(latencies.at(-1)!).toBeLessThan(LATENCY_BOUND_MS);
-}
 
 describe('issue 14: the store for @fastify/rate-limit', () => {
   let app: FastifyInstance | undefined;
