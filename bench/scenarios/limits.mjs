@@ -1,6 +1,7 @@
 // Issue 5: the cost of @bulwark/limits on the hot path. Bare Fastify vs Fastify + limits (per-IP
 // GCRA rate limit, RateLimit headers, JSON-API security headers, adaptive load shedding), with
-// the state in process memory and in Redis. Targets: ≥ 0.75 of bare (memory), ≥ 0.5 (Redis).
+// the state in process memory and in Redis. Targets: ≥ 0.75 of bare (memory), ≥ 0.60 (Redis;
+// raised from 0.5 by issue 14, which also moved the guard to an instance-level hook).
 // For scale, measured when the issue was filed: @fastify/rate-limit + @fastify/helmet +
 // fastify-metrics + @fastify/under-pressure kept 0.31 (memory) and 0.47 (Redis).
 export default {
@@ -30,7 +31,7 @@ export default {
     },
     {
       label: '+ limits (redis)',
-      minRatio: 0.5,
+      minRatio: 0.6,
       check: (row) => [
         row.non2xx === 0 && row.errors === 0,
         `no 429/503 and no errors (${row.non2xx} non-2xx, ${row.errors} errors)`,

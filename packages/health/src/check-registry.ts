@@ -285,11 +285,11 @@ export class CheckRegistry {
     let timer: NodeJS.Timeout | undefined;
     // The timer is created before the check is called, so a check that blocks synchronously
     // still finds it expired as soon as it returns.
-    const timedOut = new Promise<{ ok: false; error: unknown }>((resolve) => {
+    const timedOut = new Promise<{ ok: false; error: unknown; late: true }>((resolve) => {
       timer = setTimeout(() => {
         const error = new CheckTimeoutError(entry.timeoutMs);
         controller.abort(new DOMException(error.message, 'TimeoutError'));
-        resolve({ ok: false, error });
+        resolve({ ok: false, error, late: true });
       }, entry.timeoutMs);
       timer.unref();
     });
@@ -299,6 +299,11 @@ export class CheckRegistry {
     );
     const outcome = await Promise.race([attempt, timedOut]);
     clearTimeout(timer);
+    // A check that ignores its abort signal keeps running past its timeout. The next run starts
+    // only once this one has settled, so runs never pile up (a hung Postgres would otherwise get
+    // one more stuck query per interval, until its pool is exhausted); meanwhile the check stays
+    // failed, and what the late run resolves with is discarded.
+    const stillRunning = 'late' in outcome;
     if (entry.controller === controller) entry.controller = undefined;
     if (this.#stopped) return;
 
@@ -334,9 +339,16 @@ export class CheckRegistry {
     }
     if (this.#awaitingFirstRun.delete(entry)) entry.settleFirstRun();
     this.#changed();
-    // Start-to-start cadence, never overlapping: a run that took longer than the interval (it
-    // cannot take longer than its timeout) is followed at once by the next.
-    entry.timer = setTimeout(() => void this.#run(entry), Math.max(0, entry.intervalMs - duration));
+    // Start-to-start cadence, never overlapping: a run that took longer than the interval is
+    // followed at once by the next, but never before it has settled.
+    if (stillRunning) void attempt.then(() => this.#schedule(entry, started));
+    else this.#schedule(entry, started);
+  }
+
+  #schedule(entry: CheckEntry, started: number): void {
+    if (this.#stopped) return;
+    const elapsed = performance.now() - started;
+    entry.timer = setTimeout(() => void this.#run(entry), Math.max(0, entry.intervalMs - elapsed));
     entry.timer.unref();
   }
 }

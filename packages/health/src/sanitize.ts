@@ -45,19 +45,31 @@ export function describeError(error: unknown): string {
   return 'check failed';
 }
 
-/** Sanitises the string values of a check's details, a few levels deep. */
-export function sanitizeDetails(value: unknown, depth = 0): unknown {
+/**
+ * Sanitises the string values of a check's details at any depth: every string is redacted and
+ * every secret-named key is masked, however deeply nested (a cut-off depth would show a secret
+ * one level further down verbatim). Cycles become '[circular]'; arrays keep their first 50 items.
+ */
+export function sanitizeDetails(value: unknown, seen: WeakSet<object> = new WeakSet()): unknown {
   if (typeof value === 'string') return sanitizeText(value);
-  if (value === null || typeof value !== 'object' || depth > 3) {
+  if (value === null || typeof value !== 'object') {
     return typeof value === 'function' || typeof value === 'symbol' ? undefined : value;
   }
-  if (Array.isArray(value))
-    return value.slice(0, 50).map((item) => sanitizeDetails(item, depth + 1));
   if (value instanceof Date) return value.toISOString();
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) ? '[redacted]' : sanitizeDetails(item, depth + 1);
+  if (seen.has(value)) return '[circular]';
+  seen.add(value);
+  let out: unknown;
+  if (Array.isArray(value)) {
+    out = value.slice(0, 50).map((item) => sanitizeDetails(item, seen));
+  } else {
+    const object: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      object[key] = SECRET_KEY.test(key) ? '[redacted]' : sanitizeDetails(item, seen);
+    }
+    out = object;
   }
+  // Only the current path counts as a cycle: the same object twice side by side is shown twice.
+  seen.delete(value);
   return out;
 }
 

@@ -1,7 +1,7 @@
 import type { GcraPolicy } from './gcra.js';
 import { MemoryStore } from './memory-store.js';
 import type { RedisClientLike, RedisStore } from './redis-store.js';
-import type { RateLimitStore, StoreDecision } from './store.js';
+import type { MultiDecision, RateLimitStore, StoreDecision, TierRequest } from './store.js';
 
 /** The connection events and controls the bounded store needs (an ioredis client has them). */
 export interface RedisConnectionLike extends RedisClientLike {
@@ -22,6 +22,12 @@ export interface BoundedStoreOptions {
   recoveryIntervalMs: number;
   /** Most keys of the fallback limiter. */
   maxKeys: number;
+  /**
+   * The recovery probe: resolves when Redis can decide again. @default reloads the script. With
+   * Redis Cluster, pass one that also decides a key of the limiter's hash slot: SCRIPT LOAD goes
+   * to any node and succeeds while the slot's master is down.
+   */
+  probe?: () => Promise<unknown>;
   /** Called once when an outage starts (first timeout, error or disconnect). */
   onOutage?: (error: Error) => void;
   /** Called once when shared limiting resumes. */
@@ -56,6 +62,7 @@ export class BoundedStore implements RateLimitStore {
   readonly #timeoutMs: number;
   readonly #recoveryIntervalMs: number;
   readonly #onOutage: ((error: Error) => void) | undefined;
+  readonly #probeRedis: () => Promise<unknown>;
   readonly #onRecover: (() => void) | undefined;
   #down = false;
   #probe: NodeJS.Timeout | undefined;
@@ -69,6 +76,7 @@ export class BoundedStore implements RateLimitStore {
     this.#timeoutMs = options.timeoutMs;
     this.#recoveryIntervalMs = options.recoveryIntervalMs;
     this.#onOutage = options.onOutage;
+    this.#probeRedis = options.probe ?? (() => this.#redis.load());
     this.#onRecover = options.onRecover;
     this.fallback = new MemoryStore({ maxKeys: options.maxKeys, source: 'fallback' });
     this.#connection = this.#open();
@@ -105,20 +113,35 @@ export class BoundedStore implements RateLimitStore {
   }
 
   decide(key: string, policy: GcraPolicy, nowUs?: number): StoreDecision | Promise<StoreDecision> {
-    if (this.#down) return this.fallback.decide(key, policy, nowUs);
+    return this.#bounded(
+      () => this.#redis.decide(key, policy, nowUs),
+      () => this.fallback.decide(key, policy, nowUs),
+    );
+  }
+
+  decideAll(tiers: readonly TierRequest[], nowUs?: number): MultiDecision | Promise<MultiDecision> {
+    return this.#bounded(
+      () => this.#redis.decideAll(tiers, nowUs),
+      () => this.fallback.decideAll(tiers, nowUs),
+    );
+  }
+
+  /** Redis within the deadline, or the local decision (synchronously while in an outage). */
+  #bounded<T>(shared: () => Promise<T>, local: () => T): T | Promise<T> {
+    if (this.#down) return local();
     if (this.#connection.status !== 'ready') {
       this.#fail(new Error(`rate limit store connection is ${this.#connection.status}`));
-      return this.fallback.decide(key, policy, nowUs);
+      return local();
     }
-    return new Promise<StoreDecision>((resolve) => {
+    return new Promise<T>((resolve) => {
       let settled = false;
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
         this.#fail(new StoreTimeoutError(this.#timeoutMs), true);
-        resolve(this.fallback.decide(key, policy, nowUs));
+        resolve(local());
       }, this.#timeoutMs);
-      this.#redis.decide(key, policy, nowUs).then(
+      shared().then(
         (decision) => {
           if (settled) return;
           settled = true;
@@ -130,7 +153,7 @@ export class BoundedStore implements RateLimitStore {
           settled = true;
           clearTimeout(timer);
           this.#fail(error instanceof Error ? error : new Error(String(error)));
-          resolve(this.fallback.decide(key, policy, nowUs));
+          resolve(local());
         },
       );
     });
@@ -169,7 +192,7 @@ export class BoundedStore implements RateLimitStore {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.#redis.load(),
+        this.#probeRedis(),
         new Promise((_, reject) => {
           timer = setTimeout(
             () => reject(new StoreTimeoutError(this.#timeoutMs)),

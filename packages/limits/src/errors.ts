@@ -28,3 +28,10 @@ export const OverloadedError = createError<[string]>(
   'The server is overloaded; retry after %s seconds',
   503,
 );
+
+/** `redis` is a URL but the optional peer dependency ioredis is not installed. */
+export const IoredisMissingError = createError(
+  'BULWARK_LIMITS_IOREDIS_MISSING',
+  '@bulwark/limits: option redis is a URL, which needs the ioredis package, and it is not installed; run `npm install ioredis` (or pass an ioredis client, or register @fastify/redis first)',
+  500,
+);

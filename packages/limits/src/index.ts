@@ -8,6 +8,11 @@ export {
 } from './concurrency-limit.js';
 export { limitsOptionsFromEnv } from './env.js';
 export * as errors from './errors.js';
+export {
+  createFastifyRateLimitStore,
+  type FastifyRateLimitStoreClass,
+  type FastifyRateLimitStoreOptions,
+} from './fastify-rate-limit-store.js';
 export { type GcraDecision, type GcraPolicy, gcra, gcraPolicy } from './gcra.js';
 export type { KeyExtractor, LimitsOptions } from './options.js';
 export type { TierName, TierOverride, TierRouteConfig } from './rate-limit.js';

@@ -1,5 +1,11 @@
-import { type GcraPolicy, gcra } from './gcra.js';
-import type { DecisionSource, RateLimitStore, StoreDecision } from './store.js';
+import { type GcraPolicy, gcra, gcraAll } from './gcra.js';
+import type {
+  DecisionSource,
+  MultiDecision,
+  RateLimitStore,
+  StoreDecision,
+  TierRequest,
+} from './store.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -30,8 +36,8 @@ export class MemoryStore implements RateLimitStore {
   }
 
   decide(key: string, policy: GcraPolicy, nowUs: number = Date.now() * 1000): StoreDecision {
-    const stored = this.#tats.get(key);
-    const result = gcra(stored, nowUs, policy);
+    // The one-tier case without gcraAll's arrays: most requests meet only the per-IP tier.
+    const result = gcra(this.#tats.get(key), nowUs, policy);
     if (result.allowed) {
       this.#tats.delete(key);
       this.#tats.set(key, result.tatUs);
@@ -42,6 +48,28 @@ export class MemoryStore implements RateLimitStore {
       remaining: result.remaining,
       resetUs: result.resetUs,
       retryAfterUs: result.retryAfterUs,
+      source: this.#source,
+    };
+  }
+
+  decideAll(tiers: readonly TierRequest[], nowUs: number = Date.now() * 1000): MultiDecision {
+    const tats = this.#tats;
+    const result = gcraAll(
+      tiers.map((tier) => ({ tatUs: tats.get(tier.key), policy: tier.policy })),
+      nowUs,
+    );
+    if (result.allowed) {
+      for (let i = 0; i < tiers.length; i += 1) {
+        const key = tiers[i]!.key;
+        tats.delete(key);
+        tats.set(key, result.tatsUs[i]!);
+      }
+      if (tats.size > this.#maxKeys) this.#evict(nowUs);
+    }
+    return {
+      allowed: result.allowed,
+      decisions: result.decisions,
+      rejectedBy: result.rejectedBy,
       source: this.#source,
     };
   }

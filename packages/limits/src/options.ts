@@ -41,6 +41,33 @@ const tier = <E extends TProperties>(
     { additionalProperties: false, default: {} },
   );
 
+/** A login tier on routes with the auth tier: `false` turns it off. Keyed from `auth.key` and the IP. */
+const loginTier = (what: string, max: number, note: string) =>
+  Type.Union(
+    [
+      Type.Literal(false),
+      Type.Object(
+        {
+          max: Type.Integer({
+            minimum: 1,
+            default: max,
+            description: `Login attempts per window per ${what}.`,
+          }),
+          windowMs: Type.Integer({
+            minimum: 1000,
+            default: 900_000,
+            description: 'The window, in milliseconds.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ],
+    {
+      default: {},
+      description: `Login attempts per ${what}, on routes with the auth tier, or false for none. ${note}`,
+    },
+  );
+
 /** Options schema for @bulwark/limits. Every key carries its default and description. */
 export const LimitsOptionsSchema = Type.Object(
   {
@@ -67,6 +94,12 @@ export const LimitsOptionsSchema = Type.Object(
       minimum: 10,
       default: 1000,
       description: 'While in fallback, how often Redis is probed to resume shared limiting, in ms.',
+    }),
+    hashTag: Type.String({
+      default: '',
+      pattern: '^[^{}]*$',
+      description:
+        'Redis Cluster: every key gets this hash tag (`{tag}`), so the keys of one request share a hash slot and one script decides them; required with an ioredis Cluster. All rate-limit keys then live on one master.',
     }),
     keyPrefix: Type.String({
       default: 'bulwark:rl:',
@@ -97,6 +130,16 @@ export const LimitsOptionsSchema = Type.Object(
         'Reads the account identifier (e.g. the login name in the body); the key is IP + account.',
       ),
     }),
+    authAccount: loginTier(
+      'account, across all IPs',
+      10,
+      'An attacker spreading guesses for one account over many IPs gets at most this many per window in total. Note: it lets anyone lock an account out of logging in for a window by failing on purpose; raise it, or set false, if that matters more.',
+    ),
+    authIp: loginTier(
+      'client IP, across all accounts',
+      30,
+      'One IP trying one password against many accounts gets at most this many attempts per window in total. Set false, or raise it, for login traffic from large shared NATs.',
+    ),
     securityHeaders: Type.Union(
       [
         Type.Literal(false),
@@ -241,12 +284,16 @@ function fail(path: string, message: string, value: unknown): never {
 
 /** Validates options once, at registration; throws naming the option, the value and the rule. */
 export function resolveOptions(input: LimitsOptions | undefined): ResolvedLimitsOptions {
-  const value = Value.Default(LimitsOptionsSchema, copy(input ?? {})) as Schema;
+  // The client is kept out of TypeBox's hands: Value.Default clones what it walks, and an ioredis
+  // Cluster cannot be cloned. It is checked by hand below.
+  const { redis: client, ...rest } = (input ?? {}) as LimitsOptions & { redis?: unknown };
+  const value = Value.Default(LimitsOptionsSchema, copy(rest)) as Schema;
   const first = Value.Errors(LimitsOptionsSchema as TSchema, value).First();
   if (first) {
     const path = first.path.replaceAll('/', '.').replace(/^\./, '') || '(root)';
     fail(path, first.message.toLowerCase(), first.value);
   }
+  if (client !== undefined) value.redis = client as Schema['redis'];
   const redis = value.redis as unknown;
   if (
     redis !== undefined &&
@@ -254,6 +301,13 @@ export function resolveOptions(input: LimitsOptions | undefined): ResolvedLimits
     typeof (redis as { evalsha?: unknown }).evalsha !== 'function'
   ) {
     fail('redis', 'must be a redis:// URL or an ioredis client', redis);
+  }
+  if ((redis as { isCluster?: unknown } | undefined)?.isCluster === true && value.hashTag === '') {
+    fail(
+      'hashTag',
+      "must be set with a Redis Cluster client (the keys of one request must share a hash slot), e.g. hashTag: 'rl'",
+      value.hashTag,
+    );
   }
   if (value.store === 'redis' && redis === undefined) {
     // The plugin checks fastify.redis at registration; nothing more to validate here.

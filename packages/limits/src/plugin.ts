@@ -1,10 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { HelmetOptions } from 'helmet';
 import { AlreadyRegisteredError } from './errors.js';
+import { createGuard } from './guard.js';
 import { type LimitsOptions, resolveOptions } from './options.js';
 import { createRateLimitEngine, type TierName, type TierRouteConfig } from './rate-limit.js';
-import { addRouteHook } from './route-hooks.js';
 import {
   computeSecurityHeaders,
   jsonApiHelmetOptions,
@@ -88,34 +88,9 @@ async function bulwarkLimits(fastify: FastifyInstance, options: LimitsOptions): 
     },
   } satisfies LimitsDecorator);
 
-  fastify.addHook('onRoute', (route: RouteOptions) => {
-    const config = (route.config ?? {}) as { bulwarkProbe?: boolean; limits?: LimitsRouteConfig };
-    const routeHelmet = config.limits?.securityHeaders;
-    let headers = baseHeaders;
-    if (routeHelmet === false) headers = undefined;
-    else if (routeHelmet && baseHelmet)
-      headers = computeSecurityHeaders(mergeHelmetOptions(baseHelmet, routeHelmet));
-    else if (routeHelmet) headers = computeSecurityHeaders(routeHelmet);
-    const probe = config.bulwarkProbe === true;
-    const admit = shedder && !probe ? shedder.gate(config.limits?.priority ?? 'normal') : undefined;
-    const rateLimit = probe ? undefined : engine.onRoute(route);
-    if (!headers && !admit && !rateLimit) return;
-    // One hook, first on the route, in this order: security headers (so a 503 or 429 carries
-    // them), shedding (a shed request costs nothing more), then the per-IP rate limit. One hook
-    // rather than three: each hook is a turn of Fastify's hook runner on every request.
-    const fixed = headers;
-    addRouteHook(
-      route,
-      'onRequest',
-      function bulwarkLimits(request: FastifyRequest, reply: FastifyReply, done: () => void) {
-        if (fixed !== undefined) reply.headers(fixed);
-        if (admit !== undefined && !admit(request, reply)) return;
-        if (rateLimit !== undefined) rateLimit(request, reply, done);
-        else done();
-      },
-      'first',
-    );
-  });
+  const guard = createGuard({ baseHelmet, baseHeaders, shedder, engine });
+  fastify.addHook('onRoute', guard.onRoute);
+  fastify.addHook('onRequest', guard.hook);
 
   fastify.addHook('onClose', async () => {
     shedder?.close();

@@ -1,20 +1,23 @@
-import { performance } from 'node:perf_hooks';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, RouteOptions } from 'fastify';
 import { BoundedStore } from './bounded-store.js';
 import { InvalidOptionError } from './errors.js';
-import { type GcraPolicy, gcraPolicy } from './gcra.js';
+import { gcraPolicy, strictWindowPolicy } from './gcra.js';
 import { type CounterLike, counterFor, type HealthLike, type MetricsLike } from './integrations.js';
 import { MemoryStore } from './memory-store.js';
 import type { KeyExtractor, ResolvedLimitsOptions, TierOptions } from './options.js';
 import { connectionFactory, whenReady } from './redis-connection.js';
 import { type RedisClientLike, RedisStore } from './redis-store.js';
 import { addRouteHook } from './route-hooks.js';
-import type { RateLimitStore, StoreDecision } from './store.js';
-import { kStoreWaitMs, type StoreWaitCarrier } from './store-wait.js';
+import type { RateLimitStore } from './store.js';
+import {
+  createTierChecks,
+  type Limiter,
+  type RateLimitCheck,
+  TIERS,
+  type TierName,
+} from './tier-check.js';
 
-/** The rate-limit tiers, in the order a request meets them. */
-export const TIERS = ['global', 'tenant', 'user', 'auth'] as const;
-export type TierName = (typeof TIERS)[number];
+export { type RateLimitCheck, rateLimitedBody, TIERS, type TierName } from './tier-check.js';
 
 /** A tier's limit overridden for one route. `group` shares the bucket between routes. */
 export interface TierOverride {
@@ -29,31 +32,6 @@ export interface TierOverride {
 /** Route config of a tier: true opts in, false opts out, an object opts in with its own limit. */
 export type TierRouteConfig = boolean | TierOverride;
 
-interface Limiter {
-  readonly tier: TierName;
-  readonly policy: GcraPolicy;
-  readonly prefix: string;
-  /** `"user";q=60;w=60` */
-  readonly policyItem: string;
-  readonly extract: (request: FastifyRequest) => string | undefined;
-  count: Record<'allowed' | 'limited' | 'fallback', () => void>;
-}
-
-/** What the tiers of one phase have said so far, for the response headers. */
-interface Verdicts {
-  policies: string;
-  states: string;
-  /** With legacy headers: the tier with the fewest requests left. */
-  tightest: { limiter: Limiter; remaining: number; seconds: number } | undefined;
-}
-
-/** Callback-style hook body: calls `done()` when every tier allows, or sends the 429 and does not. */
-export type RateLimitCheck = (
-  request: FastifyRequest,
-  reply: FastifyReply,
-  done: (error?: Error) => void,
-) => void;
-
 /** What the rate limiter exposes to the plugin. */
 export interface RateLimitEngine {
   readonly storeKind: 'memory' | 'redis';
@@ -63,7 +41,7 @@ export interface RateLimitEngine {
    * the tiers that need what the app's hooks establish (tenant, user, account) and returns the
    * per-IP check for the plugin's own onRequest hook, if this route has one.
    */
-  onRoute(route: RouteOptions): RateLimitCheck | undefined;
+  onRoute(route: RouteOptions, attachLate?: boolean): RateLimitCheck | undefined;
   close(): Promise<void>;
 }
 
@@ -78,7 +56,21 @@ function extractorFor(
   if (tier === 'global') return (request) => request.ip;
   if (!key) return undefined;
   if (tier === 'auth') return (request) => `${request.ip}|${asKey(key(request)) ?? ''}`;
+  if (tier === 'authIp') return (request) => request.ip;
   return (request) => asKey(key(request));
+}
+
+/** The login tiers: on wherever the auth tier is, keyed from `auth.key`, strict windows. */
+const LOGIN_TIERS: ReadonlySet<TierName> = new Set(['auth', 'authAccount', 'authIp']);
+
+/** A tier's options, the login tiers' included (they share `auth.key`; `false` is off). */
+function tierOptions(options: ResolvedLimitsOptions, tier: TierName): TierOptions | undefined {
+  if (tier === 'authAccount' || tier === 'authIp') {
+    const login = options[tier];
+    if (login === false) return undefined;
+    return { ...login, everyRoute: false, key: options.auth.key };
+  }
+  return options[tier] as TierOptions;
 }
 
 /**
@@ -120,15 +112,25 @@ export async function createRateLimitEngine(
   }
   const useRedis = options.store !== 'memory' && redisSource !== undefined;
 
+  // Redis Cluster: one hash tag on every key, so one request's keys share a slot.
+  const tag = options.hashTag ? `{${options.hashTag}}` : '';
   let store: RateLimitStore;
   let bounded: BoundedStore | undefined;
   let closeConnection: (() => Promise<void>) | undefined;
   if (useRedis && redisSource !== undefined) {
     const connect = await connectionFactory(redisSource);
     const redis = new RedisStore(undefined as unknown as RedisClientLike);
+    const probeKey = `${options.keyPrefix}${tag}probe`;
+    const probePolicy = gcraPolicy(1_000_000, 1000);
     bounded = new BoundedStore({
       redis,
       connect,
+      // A decision on a key of the limiter's own hash slot: on Redis Cluster, SCRIPT LOAD alone
+      // succeeds on any node while the slot's master is down.
+      probe: async () => {
+        await redis.load();
+        await redis.decide(probeKey, probePolicy);
+      },
       timeoutMs: options.storeTimeoutMs,
       recoveryIntervalMs: options.recoveryIntervalMs,
       maxKeys: options.maxKeys,
@@ -172,11 +174,12 @@ export async function createRateLimitEngine(
     override: TierOverride | undefined,
     route: RouteOptions,
   ): Limiter | undefined {
-    const tierOptions = options[tier] as TierOptions;
-    const extract = extractorFor(tier, tierOptions.key);
+    const resolved = tierOptions(options, tier);
+    if (!resolved) return undefined;
+    const extract = extractorFor(tier, resolved.key);
     if (!extract) return undefined;
-    const max = override?.max ?? tierOptions.max;
-    const windowMs = override?.windowMs ?? tierOptions.windowMs;
+    const max = override?.max ?? resolved.max;
+    const windowMs = override?.windowMs ?? resolved.windowMs;
     const custom =
       override &&
       (override.max !== undefined ||
@@ -186,11 +189,13 @@ export async function createRateLimitEngine(
     const id = `${tier}|${max}|${windowMs}|${group}`;
     const existing = limiters.get(id);
     if (existing) return existing;
-    const policy = gcraPolicy(max, windowMs);
+    const policy = LOGIN_TIERS.has(tier)
+      ? strictWindowPolicy(max, windowMs)
+      : gcraPolicy(max, windowMs);
     const limiter: Limiter = {
       tier,
       policy,
-      prefix: `${options.keyPrefix}${tier}:${group ? `${group}:${max}:${windowMs}:` : ''}`,
+      prefix: `${options.keyPrefix}${tag}${tier}:${group ? `${group}:${max}:${windowMs}:` : ''}`,
       policyItem: `"${tier}";q=${max};w=${Math.max(1, Math.round(windowMs / 1000))}`,
       extract,
       count: {
@@ -203,120 +208,14 @@ export async function createRateLimitEngine(
     return limiter;
   }
 
-  const legacy = options.legacyHeaders;
-
-  /**
-   * Applies one tier's decision: counts it and adds it to the verdicts; when it says no, sends
-   * the 429 and returns false.
-   */
-  function apply(
-    limiter: Limiter,
-    decision: StoreDecision,
-    verdicts: Verdicts,
-    reply: FastifyReply,
-  ): boolean {
-    limiter.count[
-      decision.source === 'fallback' ? 'fallback' : decision.allowed ? 'allowed' : 'limited'
-    ]();
-    const remaining = decision.allowed ? decision.remaining : 0;
-    const seconds = Math.ceil((decision.allowed ? decision.resetUs : decision.retryAfterUs) / 1e6);
-    verdicts.policies += verdicts.policies ? `, ${limiter.policyItem}` : limiter.policyItem;
-    const state = `"${limiter.tier}";r=${remaining};t=${seconds}`;
-    verdicts.states += verdicts.states ? `, ${state}` : state;
-    if (legacy && (!verdicts.tightest || remaining < verdicts.tightest.remaining)) {
-      verdicts.tightest = { limiter, remaining, seconds };
-    }
-    if (decision.allowed) return true;
-    const headers: Record<string, string> = {
-      'retry-after': String(seconds),
-      'ratelimit-policy': join(reply.getHeader('ratelimit-policy'), verdicts.policies),
-      ratelimit: join(reply.getHeader('ratelimit'), verdicts.states),
-    };
-    if (legacy) {
-      headers['x-ratelimit-limit'] = String(limiter.policy.max);
-      headers['x-ratelimit-remaining'] = '0';
-      headers['x-ratelimit-reset'] = String(seconds);
-    }
-    // Sent directly, not thrown: under a flood, building an Error (stack capture) and running
-    // the error handler for every rejected request is work an attacker chooses. The body is
-    // exactly what the error handler would produce from RateLimitedError.
-    reply.code(429).headers(headers).type(JSON_TYPE).send(rateLimitedBody(limiter.tier, seconds));
-    return false;
-  }
-
-  /** Every tier of the phase allowed: the RateLimit headers of the allowed response. */
-  function allowHeaders(verdicts: Verdicts, reply: FastifyReply, first: boolean): void {
-    if (!verdicts.policies) return;
-    if (first) {
-      reply.header('ratelimit-policy', verdicts.policies);
-      reply.header('ratelimit', verdicts.states);
-    } else {
-      reply.header(
-        'ratelimit-policy',
-        join(reply.getHeader('ratelimit-policy'), verdicts.policies),
-      );
-      reply.header('ratelimit', join(reply.getHeader('ratelimit'), verdicts.states));
-    }
-    const tightest = verdicts.tightest;
-    if (tightest) {
-      const previous = Number(reply.getHeader('x-ratelimit-remaining') ?? Number.POSITIVE_INFINITY);
-      if (tightest.remaining < previous) {
-        reply.header('x-ratelimit-limit', tightest.limiter.policy.max);
-        reply.header('x-ratelimit-remaining', tightest.remaining);
-        reply.header('x-ratelimit-reset', tightest.seconds);
-      }
-    }
-  }
-
-  /**
-   * The hook body for one phase of tiers. The store is asked directly, not through
-   * @fastify/rate-limit's per-request handler: that handler is an async function that awaits the
-   * key generator and wraps every store call in a promise, so even a decision the memory store
-   * makes synchronously continued the request from a microtask chain; measured (paired, both
-   * servers loaded at once on one core) it held the memory-store row at 0.53 of bare against 0.71
-   * when decided synchronously. A synchronous store (memory, or Redis in fallback) now decides
-   * without a promise; Redis costs one.
-   */
-  function checkFor(phase: Limiter[], first: boolean): RateLimitCheck {
-    function from(
-      index: number,
-      verdicts: Verdicts,
-      request: FastifyRequest,
-      reply: FastifyReply,
-      done: (error?: Error) => void,
-    ): void {
-      for (let i = index; i < phase.length; i += 1) {
-        const limiter = phase[i]!;
-        const key = limiter.extract(request);
-        if (key === undefined) continue;
-        const decision = store.decide(limiter.prefix + key, limiter.policy);
-        if (decision instanceof Promise) {
-          // Only the shared store answers later; its wait is left on the request for the shedder.
-          const started = performance.now();
-          decision.then((answer) => {
-            const carrier = request as StoreWaitCarrier;
-            carrier[kStoreWaitMs] = (carrier[kStoreWaitMs] ?? 0) + performance.now() - started;
-            if (apply(limiter, answer, verdicts, reply))
-              from(i + 1, verdicts, request, reply, done);
-          }, done);
-          return;
-        }
-        if (!apply(limiter, decision, verdicts, reply)) return;
-      }
-      allowHeaders(verdicts, reply, first);
-      done();
-    }
-    return function bulwarkRateLimit(request, reply, done) {
-      from(0, { policies: '', states: '', tightest: undefined }, request, reply, done);
-    };
-  }
+  const checks = createTierChecks(store, options.legacyHeaders, options.maxKeys);
 
   return {
     storeKind: useRedis ? 'redis' : 'memory',
     get inFallback() {
       return bounded?.inFallback ?? false;
     },
-    onRoute(route) {
+    onRoute(route, attachLate = true) {
       const config = (route.config ?? {}) as {
         bulwarkProbe?: boolean;
         limits?: Partial<Record<TierName, TierRouteConfig>>;
@@ -324,13 +223,22 @@ export async function createRateLimitEngine(
       if (config.bulwarkProbe === true) return undefined;
       const early: Limiter[] = [];
       const late: Limiter[] = [];
+      let loginRoute = false;
       for (const tier of TIERS) {
         const setting = config.limits?.[tier];
-        const on =
-          setting === undefined ? (options[tier] as TierOptions).everyRoute : setting !== false;
+        let on: boolean;
+        if (tier === 'authAccount' || tier === 'authIp') {
+          // On wherever the auth tier is, unless this route or the options turn it off.
+          on = loginRoute && setting !== false && tierOptions(options, tier) !== undefined;
+        } else {
+          on =
+            setting === undefined ? (options[tier] as TierOptions).everyRoute : setting !== false;
+          if (tier === 'auth') loginRoute = on;
+        }
         if (!on) continue;
         const limiter = limiterFor(tier, typeof setting === 'object' ? setting : undefined, route);
         if (!limiter) {
+          if (!attachLate) continue;
           // A route that asks for a tier nobody can key must not be silently unprotected.
           if (setting !== undefined) {
             throw new InvalidOptionError(
@@ -339,29 +247,22 @@ export async function createRateLimitEngine(
           }
           continue;
         }
-        // The per-IP tier runs before the body is read; the others need what the app's own
-        // hooks (authentication, body parsing) establish, so they run last, in preHandler.
         (tier === 'global' ? early : late).push(limiter);
       }
-      if (late.length > 0) addRouteHook(route, 'preHandler', checkFor(late, early.length === 0));
-      return early.length > 0 ? checkFor(early, true) : undefined;
+      const global = early[0];
+      // Only the per-IP tier: decided in onRequest, before the body is read.
+      if (late.length === 0 || !attachLate) return global ? checks.phase([global]) : undefined;
+      // The other tiers need what the app's own hooks (authentication, body parsing) establish,
+      // so they run last, in preHandler, and the per-IP tier is decided with them in the same
+      // store call; requests answered before preHandler are charged to it as they are sent.
+      addRouteHook(route, 'preHandler', checks.phase(global ? [global, ...late] : late));
+      if (!global) return undefined;
+      const deferred = checks.deferredGlobal(global);
+      addRouteHook(route, 'onSend', deferred.onSend);
+      return deferred.onRequest;
     },
     async close() {
       await closeConnection?.();
     },
   };
-}
-
-const JSON_TYPE = 'application/json; charset=utf-8';
-
-/**
- * The body Fastify's error handler makes from `new RateLimitedError(tier, seconds)`, without
- * building the error (test/errors.test.ts keeps the two identical).
- */
-export function rateLimitedBody(tier: string, seconds: number): string {
-  return `{"statusCode":429,"code":"BULWARK_LIMITS_RATE_LIMITED","error":"Too Many Requests","message":"Too many requests for the ${tier} rate limit; retry after ${seconds} seconds"}`;
-}
-
-function join(existing: unknown, added: string): string {
-  return typeof existing === 'string' && existing ? `${existing}, ${added}` : added;
 }

@@ -1,4 +1,5 @@
 import type { RedisConnectionLike } from './bounded-store.js';
+import { IoredisMissingError } from './errors.js';
 import type { RedisClientLike } from './redis-store.js';
 
 /**
@@ -24,8 +25,31 @@ export const CONNECTION_OPTIONS = {
   retryStrategy: (times: number) => Math.min(50 * 2 ** times, 1000),
 } as const;
 
+/** The part of the ioredis module the store needs. */
+export interface IoredisModule {
+  Redis: new (url: string, options: typeof CONNECTION_OPTIONS) => unknown;
+}
+
+/**
+ * The same settings for an ioredis `Cluster`: no offline queue (a command while the cluster is
+ * not ready fails at once and the fallback decides), no resend, the same quick reconnects; its
+ * node connections get the single-connection settings above.
+ */
+export const CLUSTER_OPTIONS = {
+  enableOfflineQueue: false,
+  enableReadyCheck: false,
+  clusterRetryStrategy: (times: number) => Math.min(50 * 2 ** times, 1000),
+  redisOptions: {
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+  },
+} as const;
+
 interface Duplicable extends RedisClientLike {
-  duplicate(options: typeof CONNECTION_OPTIONS): RedisConnectionLike;
+  isCluster?: boolean;
+  duplicate(...args: unknown[]): RedisConnectionLike;
 }
 
 /**
@@ -35,15 +59,29 @@ interface Duplicable extends RedisClientLike {
  */
 export async function connectionFactory(
   source: string | RedisClientLike,
+  load: () => Promise<IoredisModule> = () => import('ioredis') as Promise<IoredisModule>,
 ): Promise<() => RedisConnectionLike> {
   if (typeof source === 'string') {
-    const { Redis } = await import('ioredis');
+    let Redis: IoredisModule['Redis'];
+    try {
+      ({ Redis } = await load());
+    } catch (error) {
+      // ioredis is an optional peer: only a Redis URL needs it, and without it the raw
+      // ERR_MODULE_NOT_FOUND said nothing about what to do.
+      if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') {
+        throw new IoredisMissingError({ cause: error });
+      }
+      throw error;
+    }
     return () => new Redis(source, CONNECTION_OPTIONS) as unknown as RedisConnectionLike;
   }
   if (typeof (source as Duplicable).duplicate !== 'function') {
     throw new TypeError('the Redis client has no duplicate(); pass an ioredis client or a URL');
   }
-  return () => (source as Duplicable).duplicate(CONNECTION_OPTIONS);
+  const client = source as Duplicable;
+  // Cluster.duplicate(startupNodes, options): [] keeps the client's own startup nodes.
+  if (client.isCluster === true) return () => client.duplicate([], CLUSTER_OPTIONS);
+  return () => client.duplicate(CONNECTION_OPTIONS);
 }
 
 /** Waits until the connection is ready, or gives up after `timeoutMs` or a failed attempt (the store then starts in fallback). */

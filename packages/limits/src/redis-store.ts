@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { GcraPolicy } from './gcra.js';
-import type { RateLimitStore, StoreDecision } from './store.js';
+import type { GcraDecision, GcraPolicy } from './gcra.js';
+import type { MultiDecision, RateLimitStore, StoreDecision, TierRequest } from './store.js';
 
 /**
  * The subset of an ioredis client the Redis store uses. Typed structurally so this package
@@ -14,43 +14,73 @@ export interface RedisClientLike {
 }
 
 /**
- * GCRA in Lua, line for line the same arithmetic as `gcra()` in gcra.ts. ARGV: interval µs,
- * capacity µs, now µs (empty: use the Redis server's clock, so every app instance shares one
- * clock). Returns { allowed, remaining, resetUs, retryAfterUs } as integers. The key expires
- * when its TAT has passed (an expired key decides like a stored past TAT, so expiry is only
- * garbage collection); with a caller-supplied clock (tests) that clock may run slower than
- * Redis's, so expiry gets 60 s of slack there to keep decisions identical to the memory store. The TAT is written
- * with %.0f because Lua's tostring keeps only 14 significant digits and a µs timestamp has 16.
+ * GCRA over every tier of one request, all or nothing, line for line the arithmetic of
+ * `gcraAll()` in gcra.ts. KEYS: one per tier. ARGV[1]: now µs (empty: use the Redis server's
+ * clock, so every app instance shares one clock); then interval µs and capacity µs per tier.
+ * Returns four integers per tier: allowed, remaining, resetUs, retryAfterUs. Only when every
+ * tier admits the request are the new TATs written; otherwise nothing is, and a tier that would
+ * have admitted reports its uncharged state. A key expires when its TAT has passed (an expired
+ * key decides like a stored past TAT, so expiry is only garbage collection); with a
+ * caller-supplied clock (tests) that clock may run slower than Redis's, so expiry gets 60 s of
+ * slack there to keep decisions identical to the memory store. TATs are written with %.0f
+ * because Lua's tostring keeps only 14 significant digits and a µs timestamp has 16.
  */
 export const GCRA_LUA = `
-local interval = tonumber(ARGV[1])
-local capacity = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
+local now = tonumber(ARGV[1])
 local slack = 60000
 if not now then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
   slack = 0
 end
-local stored = tonumber(redis.call('GET', KEYS[1]))
-local base = now
-if stored and stored >= now then base = stored end
-local nxt = base + interval
-local diff = nxt - now
-if diff > capacity then
-  return {0, 0, base - now, diff - capacity}
+local out = {}
+local nexts = {}
+local rejected = false
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[2 * i])
+  local capacity = tonumber(ARGV[2 * i + 1])
+  local stored = tonumber(redis.call('GET', KEYS[i]))
+  local base = now
+  if stored and stored >= now then base = stored end
+  local nxt = base + interval
+  local diff = nxt - now
+  local at = 4 * (i - 1)
+  if diff > capacity then
+    rejected = true
+    out[at + 1] = 0
+    out[at + 2] = 0
+    out[at + 3] = base - now
+    out[at + 4] = diff - capacity
+  else
+    out[at + 1] = 1
+    out[at + 2] = math.floor((capacity - diff) / interval)
+    out[at + 3] = diff
+    out[at + 4] = 0
+  end
+  nexts[i] = nxt
 end
-redis.call('SET', KEYS[1], string.format('%.0f', nxt), 'PX', math.ceil(diff / 1000) + slack)
-return {1, math.floor((capacity - diff) / interval), diff, 0}
+for i = 1, #KEYS do
+  local at = 4 * (i - 1)
+  if not rejected then
+    redis.call('SET', KEYS[i], string.format('%.0f', nexts[i]), 'PX', math.ceil((nexts[i] - now) / 1000) + slack)
+  elseif out[at + 1] == 1 then
+    out[at + 2] = out[at + 2] + 1
+    out[at + 3] = out[at + 3] - tonumber(ARGV[2 * i])
+  end
+end
+return out
 `;
 
 const GCRA_SHA = createHash('sha1').update(GCRA_LUA).digest('hex');
 
 /**
- * GCRA state in Redis: one EVALSHA per decision (one round trip), atomic across every app
- * instance sharing the server. The script is loaded once with SCRIPT LOAD; if the server lost
- * it (restart, SCRIPT FLUSH) the call falls back to EVAL once, which also caches it again.
- * This store has no deadline of its own: wrap it in a `BoundedStore` for that.
+ * GCRA state in Redis: one EVALSHA per request (one round trip, whatever the number of tiers),
+ * atomic across every app instance sharing the server. The script is loaded once with SCRIPT
+ * LOAD; if the server lost it (restart, SCRIPT FLUSH) the call falls back to EVAL once, which
+ * also caches it again. This store has no deadline of its own: wrap it in a `BoundedStore`.
+ *
+ * All the keys of one request go to one script, so on Redis Cluster they must share a hash slot:
+ * the plugin's `hashTag` option puts the same `{tag}` in each of them.
  */
 export class RedisStore implements RateLimitStore {
   /** The client commands go to; the bounded store swaps it when it replaces a connection. */
@@ -68,22 +98,40 @@ export class RedisStore implements RateLimitStore {
   }
 
   async decide(key: string, policy: GcraPolicy, nowUs?: number): Promise<StoreDecision> {
-    const now = nowUs === undefined ? '' : nowUs;
+    const result = await this.decideAll([{ key, policy }], nowUs);
+    return { ...result.decisions[0]!, source: 'shared' };
+  }
+
+  async decideAll(tiers: readonly TierRequest[], nowUs?: number): Promise<MultiDecision> {
+    const args: Array<string | number> = [];
+    for (const tier of tiers) args.push(tier.key);
+    args.push(nowUs === undefined ? '' : nowUs);
+    for (const tier of tiers) args.push(tier.policy.intervalUs, tier.policy.capacityUs);
     let reply: unknown;
     try {
-      reply = await this.client.evalsha(
-        GCRA_SHA,
-        1,
-        key,
-        policy.intervalUs,
-        policy.capacityUs,
-        now,
-      );
+      reply = await this.client.evalsha(GCRA_SHA, tiers.length, ...args);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      reply = await this.client.eval(GCRA_LUA, 1, key, policy.intervalUs, policy.capacityUs, now);
+      reply = await this.client.eval(GCRA_LUA, tiers.length, ...args);
     }
-    const [allowed, remaining, resetUs, retryAfterUs] = reply as [number, number, number, number];
-    return { allowed: allowed === 1, remaining, resetUs, retryAfterUs, source: 'shared' };
+    const values = reply as number[];
+    const decisions: GcraDecision[] = [];
+    let rejectedBy = -1;
+    let longest = -1;
+    for (let i = 0; i < tiers.length; i += 1) {
+      const allowed = values[4 * i] === 1;
+      const retryAfterUs = values[4 * i + 3]!;
+      decisions.push({
+        allowed,
+        remaining: values[4 * i + 1]!,
+        resetUs: values[4 * i + 2]!,
+        retryAfterUs,
+      });
+      if (!allowed && retryAfterUs > longest) {
+        longest = retryAfterUs;
+        rejectedBy = i;
+      }
+    }
+    return { allowed: rejectedBy === -1, decisions, rejectedBy, source: 'shared' };
   }
 }

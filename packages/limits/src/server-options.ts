@@ -4,7 +4,7 @@ export interface LoadSafeServerOptions {
   requestTimeout: number;
   connectionTimeout: number;
   keepAliveTimeout: number;
-  maxParamLength: number;
+  routerOptions: { maxParamLength: number };
   onProtoPoisoning: 'error';
   onConstructorPoisoning: 'error';
   trustProxy: boolean | string[] | ((address: string, hop: number) => boolean);
@@ -57,7 +57,7 @@ export function parseTrustProxy(raw: string | undefined): LoadSafeServerOptions[
  *   gets a 502. Behind a Google Cloud load balancer set it above 620 s.
  * - `connectionTimeout` 120 s: the last-resort cap on a socket with no traffic at all; above
  *   `keepAliveTimeout` so it never races it.
- * - `maxParamLength` 100: longer path parameters get 404 instead of reaching handlers and logs.
+ * - `routerOptions.maxParamLength` 100: longer path parameters get 414 instead of reaching handlers and logs.
  * - `onProtoPoisoning` / `onConstructorPoisoning` 'error': a body with `__proto__` or
  *   `constructor.prototype` is rejected with 400 instead of being parsed or silently stripped.
  * - `trustProxy` from TRUST_PROXY (see {@link parseTrustProxy}); false by default, so `req.ip`
@@ -79,7 +79,9 @@ export function serverOptions(
     requestTimeout,
     connectionTimeout: Math.max(120_000, keepAliveTimeout + 10_000),
     keepAliveTimeout,
-    maxParamLength: 100,
+    // Under routerOptions: the top-level option prints FSTDEP022 on every start since Fastify 5.x
+    // moved router settings there (Fastify's own default is 100 too, so older 5.x lose nothing).
+    routerOptions: { maxParamLength: 100 },
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     trustProxy: parseTrustProxy(env.TRUST_PROXY),

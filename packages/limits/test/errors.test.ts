@@ -13,6 +13,7 @@ describe('errors', () => {
     AlreadyRegisteredError: ['BULWARK_LIMITS_ALREADY_REGISTERED', 500, Error],
     RateLimitedError: ['BULWARK_LIMITS_RATE_LIMITED', 429, Error],
     OverloadedError: ['BULWARK_LIMITS_OVERLOADED', 503, Error],
+    IoredisMissingError: ['BULWARK_LIMITS_IOREDIS_MISSING', 500, Error],
   } as const;
 
   it('exports exactly the documented errors with their code, status, name and base class', () => {

@@ -110,3 +110,27 @@ describe('MemoryStore', () => {
     expect(store.decide('k99', policy, 1_000_000).allowed).toBe(false);
   });
 });
+
+describe('gcraAll', () => {
+  it('charges every tier when all admit, and none when one rejects (the longest wait names the tier)', () => {
+    const loose = gcraPolicy(10, 10_000); // 1 per second
+    const tight = gcraPolicy(1, 60_000); // 1 per minute
+    const store = new MemoryStore();
+    const tiers = [
+      { key: 'global', policy: loose },
+      { key: 'user', policy: tight },
+    ];
+    const first = store.decideAll(tiers, 1_000_000);
+    expect(first).toMatchObject({ allowed: true, rejectedBy: -1 });
+    expect(first.decisions.map((d) => d.remaining)).toStrictEqual([9, 0]);
+    const second = store.decideAll(tiers, 1_000_000);
+    expect(second.allowed).toBe(false);
+    expect(second.rejectedBy).toBe(1);
+    // The loose tier was not charged: it reports 9 left, as after the first request.
+    expect(second.decisions).toStrictEqual([
+      { allowed: true, remaining: 9, resetUs: 1_000_000, retryAfterUs: 0 },
+      { allowed: false, remaining: 0, resetUs: 60_000_000, retryAfterUs: 60_000_000 },
+    ]);
+    expect(store.decideAll([tiers[0]!], 1_000_000).decisions[0]!.remaining).toBe(8);
+  });
+});

@@ -16,7 +16,8 @@ export function decorateMetrics(app: FastifyInstance): Registry {
       get(config.name, () => new Counter({ ...config, registers: [registry] })),
     gauge: (config: ConstructorParameters<typeof Gauge>[0]) =>
       get(config.name, () => new Gauge({ ...config, registers: [registry] })),
-  });
+    // A stand-in: the issue-14 tests load @bulwark/observability, whose type it does not match.
+  } as never);
   return registry;
 }
 
@@ -34,7 +35,8 @@ export function decorateHealth(app: FastifyInstance): RecordedCheck[] {
     register(spec: RecordedCheck) {
       checks.push(spec);
     },
-  });
+    // A stand-in: the issue-14 tests load @bulwark/health, whose type it does not match.
+  } as never);
   return checks;
 }
 

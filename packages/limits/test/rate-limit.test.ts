@@ -155,8 +155,11 @@ describe('rate limits', () => {
     for (let i = 0; i < 5; i += 1) expect((await login('ann')).statusCode).toBe(200);
     const sixth = await login('ann');
     expect(sixth.statusCode).toBe(429);
-    expect(sixth.headers['ratelimit-policy']).toBe('"global";q=1000;w=60, "auth";q=5;w=900');
-    expect(sixth.headers['retry-after']).toBe('180');
+    expect(sixth.headers['ratelimit-policy']).toBe(
+      '"global";q=1000;w=60, "auth";q=5;w=900, "authAccount";q=10;w=900, "authIp";q=30;w=900',
+    );
+    // Strict window (issue 14): the next attempt one full window later, not window / max.
+    expect(sixth.headers['retry-after']).toBe('900');
     expect((await login('bob')).statusCode).toBe(200);
     // The auth tier is opt-in: other routes do not carry it.
     expect((await app.inject('/hello')).headers['ratelimit-policy']).toBe('"global";q=1000;w=60');

@@ -27,7 +27,7 @@ describe('serverOptions() and the attack surface', () => {
       requestTimeout: 30_000,
       connectionTimeout: 120_000,
       keepAliveTimeout: 72_000,
-      maxParamLength: 100,
+      routerOptions: { maxParamLength: 100 },
       onProtoPoisoning: 'error',
       onConstructorPoisoning: 'error',
       trustProxy: false,

@@ -55,6 +55,50 @@ describe('memory and Redis stores', () => {
     );
   });
 
+  it('make identical all-or-nothing decisions for random multi-tier requests', async () => {
+    const redis = new RedisStore(client);
+    await redis.load();
+    const prefix = `test:equivalence-multi:${process.pid}:${Date.now()}`;
+    const policyArb = fc
+      .tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 60_000 }))
+      .map(([max, windowMs]) => gcraPolicy(max, windowMs));
+    await fc.assert(
+      fc.asyncProperty(
+        // Three tiers with their own policies, like global / tenant / user.
+        fc.tuple(policyArb, policyArb, policyArb),
+        fc.array(
+          fc.record({
+            // Which tiers apply to this request, and under which client key.
+            tiers: fc.subarray([0, 1, 2], { minLength: 1 }),
+            client: fc.constantFrom('a', 'b'),
+            stepUs: fc.oneof(
+              fc.constant(0),
+              fc.integer({ min: 1, max: 2_000_000 }),
+              fc.integer({ min: 0, max: 100_000_000 }),
+            ),
+          }),
+          { minLength: 1, maxLength: 60 },
+        ),
+        async (policies, requests) => {
+          run += 1;
+          const memory = new MemoryStore();
+          let now = 1_763_000_000_000_000 + run * 1_000_000_000;
+          for (const request of requests) {
+            now += request.stepUs;
+            const tiers = request.tiers.map((tier) => ({
+              key: `${prefix}:${run}:${tier}:${tier === 0 ? 'ip' : request.client}`,
+              policy: policies[tier]!,
+            }));
+            const local = memory.decideAll(tiers, now);
+            const shared = await redis.decideAll(tiers, now);
+            expect({ ...shared, source: 'x' }).toStrictEqual({ ...local, source: 'x' });
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('falls back to EVAL when the server lost the script, then uses EVALSHA again', async () => {
     const redis = new RedisStore(client);
     await client.script('FLUSH');

@@ -96,7 +96,10 @@ export class RouteSeries {
  * same registry render them in prom-client's own value format at scrape time, exemplars included.
  */
 export class HttpMetrics {
-  /** Requests received and not yet answered; read by the gauge at scrape time. */
+  /**
+   * Requests received and not yet answered; read by the gauge at scrape time.
+   * The plugin raises it once per request and lowers it on the response's 'close'.
+   */
   inFlight = 0;
   readonly bounds: readonly number[];
   readonly all: SeriesData[] = [];
@@ -175,7 +178,6 @@ export class HttpMetrics {
    * `status_code="499"` (the de facto "client closed request" code), not observed in the histogram.
    */
   recordAbort(series: RouteSeries, method: string): void {
-    this.inFlight--;
     series.data(method, CLIENT_CLOSED_REQUEST).total++;
   }
 

@@ -5,7 +5,6 @@ import type {
   FastifyRequest,
   HookHandlerDoneFunction,
   onRequestAbortHookHandler,
-  onRequestHookHandler,
   onResponseHookHandler,
   RouteOptions,
 } from 'fastify';
@@ -69,7 +68,6 @@ function completion(
   const elapsedMs = reply.elapsedTime;
   const statusCode = reply.statusCode;
   if (series !== undefined && recorder.http !== undefined) {
-    recorder.http.inFlight--;
     recorder.http.record(
       series,
       request.method,
@@ -210,20 +208,13 @@ async function bulwarkObservability(
     const log = recorder.log && (!probe || logProbes);
     if (series === undefined && !log) return;
     const template = route.url;
-    if (series !== undefined) {
-      const onRequest: onRequestHookHandler = function countInFlight(_request, _reply, done) {
-        recorder.http!.inFlight++;
-        done();
-      };
-      route.onRequest = appendHook(route.onRequest, onRequest);
-    }
     const onResponse: onResponseHookHandler = function recordRequest(request, reply, done) {
       completion(recorder, series, template, request, reply, log);
       done();
     };
     route.onResponse = appendHook(route.onResponse, onResponse);
-    // Without it, a request the client abandons never reaches onResponse and stays "in flight"
-    // for good. (Fastify then adds a `close` listener per request of this route.)
+    // Without it, a request the client abandons never reaches onResponse and is never counted
+    // (its in-flight slot is released by the response's 'close' either way).
     const onRequestAbort: onRequestAbortHookHandler = function recordAbort(request, done) {
       abandoned(recorder, series, template, request, log);
       done();
@@ -234,9 +225,27 @@ async function bulwarkObservability(
   // Global hooks: the id echo for every response, and the bookkeeping of requests no route
   // matched (they never pass through onRoute).
   const unmatched = http?.unmatched;
+  // In flight: raised here, in the first instance-level hook, for every request whoever answers
+  // it, and lowered by the raw response's 'close', which Node emits exactly once per response:
+  // after it is written, or when the connection drops first (an aborted request). Raising in a
+  // route-level hook and lowering in onResponse drifted: a request answered by an earlier hook
+  // (a 401 from an auth hook, a 429 or 503 from @bulwark/limits) was lowered but never raised.
+  // One shared listener, no closure per request.
+  function lowerInFlight(): void {
+    http!.inFlight--;
+  }
   fastify.addHook('onRequest', function echoRequestId(request, reply, done) {
     reply.header(header, request.id);
-    if (http !== undefined && request.is404) http.inFlight++;
+    // Probes and /metrics are left out unless countProbes (a scrape would always see itself).
+    if (
+      http !== undefined &&
+      (countProbes ||
+        (request.routeOptions.config as { bulwarkProbe?: boolean } | undefined)?.bulwarkProbe !==
+          true)
+    ) {
+      http.inFlight++;
+      reply.raw.on('close', lowerInFlight);
+    }
     done();
   });
   fastify.addHook('onResponse', function recordUnmatched(request, reply, done) {

@@ -10,5 +10,10 @@ export {
 } from './fault-proxy.js';
 export { freePort } from './free-port.js';
 export { createDatabase, defaultAdminUrl, type TestDatabase } from './postgres-database.js';
+export {
+  type RedisCluster,
+  type StartRedisClusterOptions,
+  startRedisCluster,
+} from './redis-cluster.js';
 export { type RedisServer, type StartRedisOptions, startRedis } from './redis-server.js';
 export { type WaitForOptions, waitFor } from './wait-for.js';

@@ -32,6 +32,8 @@ export interface StartRedisOptions {
   binary?: string;
   /** Port to use. @default a free port */
   port?: number;
+  /** More redis-server arguments (e.g. cluster mode, used by startRedisCluster). */
+  extraArgs?: string[];
 }
 
 /** Answers whether something on the port replies +PONG to PING. */
@@ -63,7 +65,17 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
   async function launch(): Promise<void> {
     const proc = spawn(
       binary,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        ...(options.extraArgs ?? []),
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     proc.stderr?.on('data', (chunk: Buffer) => {
