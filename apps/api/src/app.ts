@@ -193,6 +193,7 @@ export async function buildApp({
     db,
   });
   const passwords = await createPasswords();
+  app.addHook('onClose', () => passwords.close());
 
   const queues = app.hasDecorator('queues')
     ? (app as unknown as { queues: QueuesLike }).queues
