@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { recordDependencyWait } from '@bulwark/limits';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Role, TokenClaims } from '../auth.js';
 import type { Db } from '../database/db.js';
 import { invitationTokenHash } from '../domain/invitations.js';
@@ -35,6 +36,20 @@ const Registration = Type.Object(
 );
 
 const UNIQUE_VIOLATION = '23505';
+
+/**
+ * Awaits password work and tells @bulwark/limits' shedder that the time was spent on a budgeted
+ * dependency (the hashing bulkhead and its low-priority threads), not on the event loop: a
+ * registration that waits a second for its hash is not a sign the server is overloaded.
+ */
+async function hashingWait<T>(request: FastifyRequest, work: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    return await work();
+  } finally {
+    recordDependencyWait(request, performance.now() - started);
+  }
+}
 // Read by @bulwark/limits: the strict auth tier, keyed by IP + account, for every route that
 // spends a password hash (registration and login share it).
 const loginGrade = { limits: { auth: true } };
@@ -62,7 +77,7 @@ export async function authRoutes(
       const { tenant, password, invitation } = request.body;
       const email = request.body.email.toLowerCase();
       // Hashed before the transaction: no pooled connection waits on the hashing budget.
-      const passwordHash = await passwords.hash(password);
+      const passwordHash = await hashingWait(request, () => passwords.hash(password));
       const user = await db.transaction(async (client) => {
         // Concurrent registrations of a new name: the second waits for the first to commit,
         // then sees the tenant as existing, so exactly one becomes its admin.
@@ -144,9 +159,9 @@ export async function authRoutes(
       );
       const user = rows[0];
       // Verify against a decoy when the account is missing: same work, same answer, same time.
-      const valid = user
-        ? await passwords.verify(password, user.password_hash)
-        : await passwords.verifyDecoy(password);
+      const valid = await hashingWait(request, () =>
+        user ? passwords.verify(password, user.password_hash) : passwords.verifyDecoy(password),
+      );
       if (!user || !valid) throw new InvalidCredentialsError();
       const claims: TokenClaims = {
         sub: user.id,
