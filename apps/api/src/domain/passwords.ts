@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { Bulkhead } from '@bulwark/resilience';
 import { Piscina } from 'piscina';
 import type { PasswordTask } from './password-worker.js';
@@ -7,6 +8,16 @@ import type { PasswordTask } from './password-worker.js';
 export function threadPoolSize(env: NodeJS.ProcessEnv = process.env): number {
   const size = Number(env.UV_THREADPOOL_SIZE);
   return Number.isInteger(size) && size >= 1 ? Math.min(size, 1024) : 4;
+}
+
+/**
+ * How many hashes run at once: the thread pool's size, but never more than the cores left
+ * beside the event loop's (at least one). On 2 cores (or pinned to 1) that is one: four scrypt
+ * threads sharing the event loop's core cost /hello a quarter of its goodput even at nice +19
+ * (scrypt's 32 MiB per hash evicts the event loop's caches); one cost about a tenth.
+ */
+export function hashingConcurrency(env: NodeJS.ProcessEnv = process.env): number {
+  return Math.min(threadPoolSize(env), Math.max(1, availableParallelism() - 1));
 }
 
 /** Hashing and verifying passwords within a budget of their own. */
@@ -21,8 +32,8 @@ export interface Passwords {
 }
 
 /**
- * Every scrypt call goes through a bulkhead from @bulwark/resilience (as many at once as the
- * thread pool has threads, a queue as short) and then runs in a pool of worker threads
+ * Every scrypt call goes through a bulkhead from @bulwark/resilience ({@link hashingConcurrency}
+ * at once, a queue as short) and then runs in a pool of worker threads
  * (piscina) at the lowest CPU priority (nice +19, through piscina's `niceIncrement`). Past the
  * bulkhead the call fails at once with BULWARK_RESILIENCE_BULKHEAD_FULL (503 + Retry-After).
  *
@@ -35,7 +46,7 @@ export interface Passwords {
 export async function createPasswords(
   options: { maxConcurrent?: number; maxQueue?: number } = {},
 ): Promise<Passwords> {
-  const maxConcurrent = options.maxConcurrent ?? threadPoolSize();
+  const maxConcurrent = options.maxConcurrent ?? hashingConcurrency();
   const bulkhead = new Bulkhead({ maxConcurrent, maxQueue: options.maxQueue ?? maxConcurrent });
   const pool = new Piscina<PasswordTask, string | boolean>({
     filename: new URL('./password-worker.js', import.meta.url).href,
