@@ -33,7 +33,7 @@ export interface Passwords {
 
 /**
  * Every scrypt call goes through a bulkhead from @bulwark/resilience ({@link hashingConcurrency}
- * at once, a queue as short) and then runs in a pool of worker threads
+ * at once, four waiting per hash) and then runs in a pool of worker threads
  * (piscina) at the lowest CPU priority (nice +19, through piscina's `niceIncrement`). Past the
  * bulkhead the call fails at once with BULWARK_RESILIENCE_BULKHEAD_FULL (503 + Retry-After).
  *
@@ -47,13 +47,16 @@ export async function createPasswords(
   options: { maxConcurrent?: number; maxQueue?: number } = {},
 ): Promise<Passwords> {
   const maxConcurrent = options.maxConcurrent ?? hashingConcurrency();
-  const bulkhead = new Bulkhead({ maxConcurrent, maxQueue: options.maxQueue ?? maxConcurrent });
+  // Four waiting per running hash: at ~100 ms a hash, a wait under half a second, and a
+  // burst of a few registrations (a team signing up together) is served, not refused.
+  const bulkhead = new Bulkhead({ maxConcurrent, maxQueue: options.maxQueue ?? 4 * maxConcurrent });
   const pool = new Piscina<PasswordTask, string | boolean>({
     filename: new URL('./password-worker.js', import.meta.url).href,
     minThreads: maxConcurrent,
     maxThreads: maxConcurrent,
     niceIncrement: 19,
-    // The bulkhead is the queue: the pool never holds more than its threads.
+    // The bulkhead is the queue: the pool never holds more than its threads (the margin
+    // covers a thread that has answered but is not yet marked idle).
     maxQueue: maxConcurrent,
   });
   const run = (task: PasswordTask) => bulkhead.run(() => pool.run(task));
