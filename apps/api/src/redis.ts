@@ -30,8 +30,9 @@ export async function connectRedis(
   app: FastifyInstance,
   url: string,
 ): Promise<{ client: Redis; registered: boolean }> {
+  // Not lazyConnect: @bulwark/limits duplicates this client for its own connection, and a
+  // duplicate inherits the option (it would never connect by itself).
   const client = new Redis(url, {
-    lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
@@ -41,16 +42,12 @@ export async function connectRedis(
   // Each failed reconnect emits 'error'; the health check reports the outage, not the log.
   client.on('error', (error) => app.log.debug({ err: error }, 'redis connection error'));
   let timer: NodeJS.Timeout | undefined;
-  const ready = await Promise.race([
-    client.connect().then(
-      () => true,
-      () => false,
-    ),
-    new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), CONNECT_DEADLINE_MS);
-      timer.unref();
-    }),
-  ]);
+  const ready = await new Promise<boolean>((resolve) => {
+    if (client.status === 'ready') return resolve(true);
+    client.once('ready', () => resolve(true));
+    timer = setTimeout(() => resolve(false), CONNECT_DEADLINE_MS);
+    timer.unref();
+  });
   clearTimeout(timer);
   const registered = ready && client.status === 'ready';
   if (registered) {

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { type ChildApp, spawnApp } from '@bulwark/testing';
+import { type ChildApp, spawnApp, waitFor } from '@bulwark/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { apiClient, uniqueTenant } from '../helpers/client.js';
@@ -235,6 +235,19 @@ describe('issue 16: invitations, live authorization, no 5xx from input', () => {
     expect(afterLogout.body).toMatchObject({ code: 'BULWARK_API_UNAUTHORIZED' });
     expect((await api.request('POST', '/auth/logout', { token: first })).status).toBe(401);
     expect((await api.request('GET', '/api/v1/me', { token: second })).status).toBe(200);
+  });
+
+  it('registers a redis health check next to the rate-limit store (one client via @fastify/redis)', async () => {
+    const detailed = await waitFor(
+      async () => {
+        const body = (await (await fetch(`${app.url}/health/detailed`)).json()) as {
+          checks: Record<string, { status: string; critical?: boolean }>;
+        };
+        return body.checks.redis?.status === 'pass' && body;
+      },
+      { what: 'the redis check to pass', timeoutMs: 15_000 },
+    );
+    expect(detailed.checks['rate-limit-store']?.status).toBe('pass');
   });
 
   it('tokens carry iss and aud, and a token signed with the secret but another iss or aud is refused', async () => {
