@@ -1,9 +1,8 @@
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { type ChildApp, spawnApp } from '@bulwark/testing';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ChildApp } from '@bulwark/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnApi } from './helpers/api-process.js';
 
-const apiRoot = fileURLToPath(new URL('..', import.meta.url));
 const REQUEST_TIMEOUT_MS = 2_000;
 
 /**
@@ -41,17 +40,10 @@ function trickle(url: string, intervalMs: number): Promise<{ elapsedMs: number; 
 describe('slow clients (real socket)', () => {
   let app: ChildApp;
   beforeAll(async () => {
-    app = await spawnApp({
-      args: ['dist/server.js'],
-      cwd: apiRoot,
-      env: {
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: inject('databaseUrl'),
-        REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
-        // Node checks the timeouts every min(1 s, headers timeout): 500 ms here.
-        HEADERS_TIMEOUT_MS: '500',
-      },
+    app = await spawnApi({
+      REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+      // Node checks the timeouts every min(1 s, headers timeout): 500 ms here.
+      HEADERS_TIMEOUT_MS: '500',
     });
   });
   afterAll(async () => {

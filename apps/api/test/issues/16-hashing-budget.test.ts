@@ -1,24 +1,15 @@
-import { fileURLToPath } from 'node:url';
-import { type ChildApp, spawnApp } from '@bulwark/testing';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ChildApp } from '@bulwark/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnApi } from '../helpers/api-process.js';
 import { uniqueTenant } from '../helpers/client.js';
-
-const apiRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 // Issue 16: password hashing has a budget of its own; past it, 503 + Retry-After at once.
 describe('issue 16: the hashing budget', () => {
   let app: ChildApp;
   beforeAll(async () => {
-    app = await spawnApp({
-      args: ['dist/server.js'],
-      cwd: apiRoot,
-      env: {
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: inject('databaseUrl'),
-        // A budget of one hash at a time and one waiting.
-        UV_THREADPOOL_SIZE: '1',
-      },
+    app = await spawnApi({
+      // A budget of one hash at a time and four waiting.
+      UV_THREADPOOL_SIZE: '1',
     });
   });
   afterAll(async () => {

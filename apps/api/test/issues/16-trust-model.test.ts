@@ -1,11 +1,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { type ChildApp, spawnApp, waitFor } from '@bulwark/testing';
+import { type ChildApp, waitFor } from '@bulwark/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { spawnApi } from '../helpers/api-process.js';
 import { apiClient, uniqueTenant } from '../helpers/client.js';
 
-const apiRoot = fileURLToPath(new URL('../..', import.meta.url));
 const INVITATION_INVALID = {
   statusCode: 403,
   code: 'BULWARK_API_INVITATION_INVALID',
@@ -29,17 +28,7 @@ describe('issue 16: invitations, live authorization, no 5xx from input', () => {
   let api: ReturnType<typeof apiClient>;
   let database: pg.Pool;
   beforeAll(async () => {
-    app = await spawnApp({
-      args: ['dist/server.js'],
-      cwd: apiRoot,
-      env: {
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: inject('databaseUrl'),
-        REDIS_URL: inject('redisUrl'),
-        JWT_SECRET: SECRET,
-      },
-    });
+    app = await spawnApi({ REDIS_URL: inject('redisUrl'), JWT_SECRET: SECRET });
     api = apiClient(app.url);
     database = new pg.Pool({ connectionString: inject('databaseUrl'), max: 1 });
   });
