@@ -298,14 +298,3 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return value as Config;
 }
-
-/** `TRUST_PROXY` as Fastify's `trustProxy` option takes it. */
-export function trustProxyOption(value: string): boolean | number | string[] {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  if (/^\d+$/.test(value)) return Number(value);
-  return value
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean);
-}
