@@ -1,5 +1,5 @@
 import health from '@bulwark/health';
-import limits from '@bulwark/limits';
+import limits, { serverOptions as loadSafeServerOptions } from '@bulwark/limits';
 import observability, { serverOptions as observabilityServerOptions } from '@bulwark/observability';
 import queue from '@bulwark/queue';
 import resilience from '@bulwark/resilience';
@@ -12,12 +12,14 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import auth, { type Principal } from './auth.js';
-import { type Config, trustProxyOption } from './config.js';
+import type { Config } from './config.js';
 import type { Db } from './database/db.js';
 import { resilientDbOptions } from './database/pool-options.js';
+import { createPasswords } from './domain/passwords.js';
 import { installErrorHandler } from './error-handler.js';
 import { emailJobs, processEmails, type QueuesLike } from './jobs/email.js';
 import { type RunningOutboxRelay, startOutboxRelay } from './jobs/outbox-relay.js';
+import { connectRedis } from './redis.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { gdprRoutes } from './routes/gdpr.js';
@@ -27,6 +29,7 @@ import { notesRoutes } from './routes/notes.js';
 import { ErrorBody } from './routes/schemas.js';
 import { systemRoutes } from './routes/system.js';
 import { shutdownStep } from './shutdown-steps.js';
+import { installTextGuard } from './text-guard.js';
 
 /** Helmet options for the OpenAPI UI page: its own scripts and styles, still never framed. */
 const docsHelmet = {
@@ -70,12 +73,20 @@ export async function buildApp({
 }: AppDependencies): Promise<FastifyInstance> {
   const production = config.NODE_ENV === 'production';
   const serverOptions: FastifyServerOptions = {
+    // Body limit, request/headers/keep-alive timeouts (a trickled body is cut off), proto
+    // poisoning refused, trustProxy: from the validated config, through @bulwark/limits.
+    ...loadSafeServerOptions({
+      REQUEST_TIMEOUT_MS: String(config.REQUEST_TIMEOUT_MS),
+      HEADERS_TIMEOUT_MS: String(config.HEADERS_TIMEOUT_MS),
+      KEEP_ALIVE_TIMEOUT_MS: String(config.KEEP_ALIVE_TIMEOUT_MS),
+      BODY_LIMIT_BYTES: String(config.BODY_LIMIT_BYTES),
+      TRUST_PROXY: config.TRUST_PROXY,
+    }),
     // JSON logs with deep credential redaction (pretty in development), one line per request.
     ...observabilityServerOptions({
       level: config.LOG_LEVEL,
       pretty: config.NODE_ENV === 'development',
     }),
-    trustProxy: trustProxyOption(config.TRUST_PROXY) as FastifyServerOptions['trustProxy'],
   };
   const app = Fastify(serverOptions);
   // Shutdown steps are registered in the reverse of the order they run: see shutdown-steps.ts.
@@ -107,8 +118,13 @@ export async function buildApp({
       };
     }
   });
+  // One Redis client for the app, through @fastify/redis: @bulwark/limits finds `fastify.redis`
+  // (and opens its own duplicate with fail-fast settings), and the `redis` health check uses it.
+  const redis = config.REDIS_URL ? await connectRedis(app, config.REDIS_URL) : undefined;
   await app.register(limits, {
-    ...(config.REDIS_URL ? { redis: config.REDIS_URL } : {}),
+    // Redis unreachable at startup: @fastify/redis is not registered (it would wait for Redis);
+    // limits gets the URL and degrades to memory until Redis answers.
+    ...(redis && !redis.registered ? { redis: config.REDIS_URL } : {}),
     // Registration and login spend ~100 ms hashing (scrypt, N=2^15) on purpose. The shedder's
     // default 3 ms latency floor suits microsecond handlers: with it, one hash in a 100 ms window
     // of fast requests reads as overload, the limit collapses to 1, and every request arriving
@@ -135,6 +151,12 @@ export async function buildApp({
         return `${body.tenant}:${body.email.toLowerCase()}`;
       },
     },
+    // One account guessed from many IPs, and one IP spraying many accounts (@bulwark/limits).
+    authAccount: {
+      max: config.RATE_LIMIT_AUTH_ACCOUNT_MAX,
+      windowMs: config.RATE_LIMIT_AUTH_ACCOUNT_WINDOW_MS,
+    },
+    authIp: { max: config.RATE_LIMIT_AUTH_IP_MAX, windowMs: config.RATE_LIMIT_AUTH_IP_WINDOW_MS },
   });
   // The pool's own flag goes in the log, so the order it shows is the order things happened.
   const poolEnded = () => ({ poolEnded: app.hasDecorator('db') && app.db.pool.ended });
@@ -172,7 +194,8 @@ export async function buildApp({
     done();
   });
 
-  installErrorHandler(app, production);
+  installErrorHandler(app);
+  installTextGuard(app);
   app.addSchema(ErrorBody);
   await app.register(fastifyCors, {
     origin: config.CORS_ORIGIN
@@ -192,7 +215,15 @@ export async function buildApp({
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-  await app.register(auth, { secret: jwtSecret, expiresIn: config.JWT_EXPIRES_IN });
+  await app.register(auth, {
+    secret: jwtSecret,
+    expiresIn: config.JWT_EXPIRES_IN,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    db,
+  });
+  const passwords = await createPasswords();
+  app.addHook('onClose', () => passwords.close());
 
   const queues = app.hasDecorator('queues')
     ? (app as unknown as { queues: QueuesLike }).queues
@@ -207,13 +238,17 @@ export async function buildApp({
 
   await app.register(helloRoutes);
   await app.register(systemRoutes, { db });
-  await app.register(authRoutes, { db, expiresIn: config.JWT_EXPIRES_IN });
+  await app.register(authRoutes, { db, expiresIn: config.JWT_EXPIRES_IN, passwords });
   await app.register(
     async (api) => {
       await api.register(meRoutes, { db });
       await api.register(gdprRoutes, { db });
       await api.register(notesRoutes, { db });
-      await api.register(adminRoutes, { db, jobs });
+      await api.register(adminRoutes, {
+        db,
+        jobs,
+        invitationExpiresIn: config.INVITATION_EXPIRES_IN,
+      });
     },
     { prefix: '/api/v1' },
   );

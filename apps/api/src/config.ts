@@ -55,13 +55,29 @@ export const ConfigSchema = Type.Object({
   JWT_SECRET: Type.Optional(
     Type.String({
       minLength: 1,
-      description: 'the HMAC secret for access tokens, at least 32 characters in production',
+      description:
+        'the HMAC secret for access tokens; production: random, ≥ 32 characters and ≥ 128 bits of estimated entropy',
     }),
   ),
+  JWT_ISSUER: Type.String({
+    minLength: 1,
+    default: 'bulwark-api',
+    description: 'the iss claim tokens carry and verification requires',
+  }),
+  JWT_AUDIENCE: Type.String({
+    minLength: 1,
+    default: 'bulwark-api',
+    description: 'the aud claim tokens carry and verification requires',
+  }),
   JWT_EXPIRES_IN: Type.String({
     pattern: '^\\d+[smhd]$',
     default: '15m',
     description: 'an access token lifetime like 900s, 15m, 1h or 1d',
+  }),
+  INVITATION_EXPIRES_IN: Type.String({
+    pattern: '^\\d+[smhd]$',
+    default: '7d',
+    description: 'how long an invitation can be used, like 48h or 7d',
   }),
   METRICS_TOKEN: Type.Optional(
     Type.String({
@@ -94,6 +110,46 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_USER_WINDOW_MS: int(1000, 60_000, 'the user window in ms, an integer ≥ 1000'),
   RATE_LIMIT_AUTH_MAX: int(1, 5, 'login attempts per window per IP and account, an integer ≥ 1'),
   RATE_LIMIT_AUTH_WINDOW_MS: int(1000, 900_000, 'the auth window in ms, an integer ≥ 1000'),
+  RATE_LIMIT_AUTH_ACCOUNT_MAX: int(
+    1,
+    10,
+    'login and registration attempts per window per account, from any IP; an integer ≥ 1',
+  ),
+  RATE_LIMIT_AUTH_ACCOUNT_WINDOW_MS: int(
+    1000,
+    900_000,
+    'the per-account auth window in ms, an integer ≥ 1000',
+  ),
+  RATE_LIMIT_AUTH_IP_MAX: int(
+    1,
+    30,
+    'login and registration attempts per window per client IP, for any account; an integer ≥ 1',
+  ),
+  RATE_LIMIT_AUTH_IP_WINDOW_MS: int(
+    1000,
+    900_000,
+    'the per-IP auth window in ms, an integer ≥ 1000',
+  ),
+  REQUEST_TIMEOUT_MS: int(
+    1,
+    30_000,
+    'ms a client has to send a whole request, body included, before the socket is closed; an integer ≥ 1',
+  ),
+  HEADERS_TIMEOUT_MS: int(
+    1,
+    10_000,
+    'ms a client has to send the request headers (slowloris), an integer ≥ 1 and ≤ REQUEST_TIMEOUT_MS',
+  ),
+  KEEP_ALIVE_TIMEOUT_MS: int(
+    1,
+    72_000,
+    'ms an idle keep-alive connection stays open; above the load balancer idle timeout, an integer ≥ 1',
+  ),
+  BODY_LIMIT_BYTES: int(
+    1,
+    1_048_576,
+    'the largest request body in bytes (413 beyond), an integer ≥ 1',
+  ),
   DB_POOL_MIN: int(0, 2, 'the minimum pool size, an integer ≥ 0'),
   DB_POOL_MAX: int(1, 20, 'the maximum pool size, an integer ≥ 1'),
   DB_STATEMENT_TIMEOUT_MS: int(1, 30_000, 'the statement timeout in ms, an integer ≥ 1'),
@@ -176,25 +232,70 @@ function isLocalOrigin(origin: string): boolean {
   return /^(https?:\/\/)?(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i.test(origin.trim());
 }
 
+/** An absolute http(s) origin as browsers send it: scheme, host, optional port, nothing else. */
+function isAbsoluteOrigin(origin: string): boolean {
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === origin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Estimated entropy of a secret in bits: its length times the Shannon entropy of its characters.
+ * It undercounts a truly random secret a little and catches what length alone lets through
+ * (`aaaa…`, `abcabc…`, a word repeated). Written here because no well-kept library estimates the
+ * entropy of a machine secret (zxcvbn and its ports judge human passwords).
+ */
+export function estimatedEntropyBits(secret: string): number {
+  const counts = new Map<string, number>();
+  const characters = [...secret];
+  for (const character of characters) counts.set(character, (counts.get(character) ?? 0) + 1);
+  let perCharacter = 0;
+  for (const count of counts.values()) {
+    const share = count / characters.length;
+    perCharacter -= share * Math.log2(share);
+  }
+  return perCharacter * characters.length;
+}
+
+const MIN_SECRET_BITS = 128;
+const GENERATE_SECRET = 'generate one with: openssl rand -base64 48';
+
 /** The rules that only production enforces: no throwaway secrets, no open endpoints. */
 function productionProblems(config: Config): string[] {
   const problems: string[] = [];
   const secret = config.JWT_SECRET;
   if (!secret)
     problems.push(
-      'JWT_SECRET is unset: production needs a random secret of at least 32 characters',
+      `JWT_SECRET is unset: production needs a random secret of at least 32 characters; ${GENERATE_SECRET}`,
     );
   else if (secret.length < 32)
-    problems.push(`JWT_SECRET is ${secret.length} characters: production needs at least 32`);
+    problems.push(
+      `JWT_SECRET is ${secret.length} characters: production needs at least 32; ${GENERATE_SECRET}`,
+    );
   else if (KNOWN_DEFAULT_SECRETS.has(secret.toLowerCase()))
-    problems.push('JWT_SECRET is a well-known default: generate one (openssl rand -base64 48)');
+    problems.push(`JWT_SECRET is a well-known default: ${GENERATE_SECRET}`);
+  else if (estimatedEntropyBits(secret) < MIN_SECRET_BITS)
+    problems.push(
+      `JWT_SECRET has about ${Math.floor(estimatedEntropyBits(secret))} bits of entropy: production needs at least ${MIN_SECRET_BITS} (a random secret, not a repeated or patterned one); ${GENERATE_SECRET}`,
+    );
   if (!config.METRICS_TOKEN)
     problems.push('METRICS_TOKEN is unset: production does not serve /metrics without a token');
-  if (!config.CORS_ORIGIN)
-    problems.push('CORS_ORIGIN is unset: name the origins allowed to call the API');
-  else if (config.CORS_ORIGIN.split(',').some(isLocalOrigin))
+  const origins = config.CORS_ORIGIN?.split(',').map((origin) => origin.trim());
+  if (!origins) problems.push('CORS_ORIGIN is unset: name the origins allowed to call the API');
+  else if (origins.includes('*'))
+    problems.push(
+      'CORS_ORIGIN="*" would let any website call the API: name the production origins, like https://app.example.com',
+    );
+  else if (origins.some(isLocalOrigin))
     problems.push(
       `CORS_ORIGIN="${config.CORS_ORIGIN}" allows localhost: name the production origins`,
+    );
+  else if (!origins.every(isAbsoluteOrigin))
+    problems.push(
+      `CORS_ORIGIN="${config.CORS_ORIGIN}" has an entry that is not an absolute http(s) origin: write each like https://app.example.com (scheme, host, optional port, no path or trailing slash)`,
     );
   if (!config.DATABASE_URL)
     problems.push(
@@ -245,6 +346,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         `SHUTDOWN_DELAY_MS=${delay} is not below SHUTDOWN_TIMEOUT_MS=${config.SHUTDOWN_TIMEOUT_MS}: the delay is part of the shutdown deadline, lower it`,
       );
     }
+    if (config.HEADERS_TIMEOUT_MS > config.REQUEST_TIMEOUT_MS) {
+      unique.push(
+        `HEADERS_TIMEOUT_MS=${config.HEADERS_TIMEOUT_MS} is above REQUEST_TIMEOUT_MS=${config.REQUEST_TIMEOUT_MS}: the headers are part of the request, lower it`,
+      );
+    }
     if (config.NODE_ENV === 'production') unique.push(...productionProblems(config));
   }
   // One line per problem, so an operator sees every mistake in one start.
@@ -252,15 +358,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(unique.map((problem) => `Invalid configuration: ${problem}`).join('\n'));
   }
   return value as Config;
-}
-
-/** `TRUST_PROXY` as Fastify's `trustProxy` option takes it. */
-export function trustProxyOption(value: string): boolean | number | string[] {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  if (/^\d+$/.test(value)) return Number(value);
-  return value
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean);
 }

@@ -24,9 +24,39 @@ export const InvalidCursorError = createError(
   'cursor is not one this API issued; pass nextCursor from the previous page unchanged',
   400,
 );
-/** Erasing the last admin of a tenant that has other members would leave it unmanaged. */
+/** Registration into a tenant that exists, without an invitation. */
+export const InvitationRequiredError = createError(
+  'BULWARK_API_INVITATION_REQUIRED',
+  'This tenant name is taken; to join it, ask the tenant\'s admin for an invitation and send it as "invitation", or pick another tenant name to create your own',
+  403,
+);
+/** One answer for every unusable invitation, so it never tells which check failed. */
+export const InvitationInvalidError = createError(
+  'BULWARK_API_INVITATION_INVALID',
+  "This invitation is not valid for this tenant and email: it may be expired, already used or meant for someone else; ask the tenant's admin for a new one",
+  403,
+);
+/** The change would leave the tenant without an admin. */
 export const LastAdminError = createError(
   'BULWARK_API_LAST_ADMIN',
-  'This account is the last admin of a tenant with other members; promote another member to admin (PATCH /api/v1/admin/users/:id) first',
+  'This is the last admin of the tenant; promote another user to admin first',
   409,
+);
+/** Text with a NUL character or an unpaired UTF-16 surrogate: PostgreSQL cannot store it as sent. */
+export const InvalidTextError = createError<[string]>(
+  'BULWARK_API_INVALID_TEXT',
+  '%s must be valid Unicode text without NUL characters or unpaired surrogates',
+  400,
+);
+/** The generic body of every unexpected failure: no internals, in any environment. */
+export const InternalError = createError(
+  'BULWARK_API_INTERNAL',
+  'Something went wrong on our side; try again later',
+  500,
+);
+/** A 4xx from a library whose code or message is not written for clients. */
+export const BadRequestError = createError(
+  'BULWARK_API_BAD_REQUEST',
+  'The request could not be processed; check it against the API document at /docs',
+  400,
 );

@@ -14,6 +14,9 @@ describe('configuration from the environment', () => {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       JWT_EXPIRES_IN: '15m',
+      JWT_ISSUER: 'bulwark-api',
+      JWT_AUDIENCE: 'bulwark-api',
+      INVITATION_EXPIRES_IN: '7d',
       TRUST_PROXY: 'false',
       RATE_LIMIT_GLOBAL_MAX: 600,
       RATE_LIMIT_GLOBAL_WINDOW_MS: 60_000,
@@ -23,6 +26,10 @@ describe('configuration from the environment', () => {
       RATE_LIMIT_USER_WINDOW_MS: 60_000,
       RATE_LIMIT_AUTH_MAX: 5,
       RATE_LIMIT_AUTH_WINDOW_MS: 900_000,
+      REQUEST_TIMEOUT_MS: 30_000,
+      HEADERS_TIMEOUT_MS: 10_000,
+      KEEP_ALIVE_TIMEOUT_MS: 72_000,
+      BODY_LIMIT_BYTES: 1_048_576,
       DB_POOL_MIN: 2,
       DB_POOL_MAX: 20,
       DB_STATEMENT_TIMEOUT_MS: 30_000,
@@ -86,6 +93,27 @@ describe('configuration from the environment', () => {
   });
 });
 
+describe('server timeouts', () => {
+  it('reads REQUEST_TIMEOUT_MS, HEADERS_TIMEOUT_MS and BODY_LIMIT_BYTES', () => {
+    expect(
+      loadConfig({
+        REQUEST_TIMEOUT_MS: '2000',
+        HEADERS_TIMEOUT_MS: '500',
+        BODY_LIMIT_BYTES: '4096',
+      }),
+    ).toMatchObject({ REQUEST_TIMEOUT_MS: 2000, HEADERS_TIMEOUT_MS: 500, BODY_LIMIT_BYTES: 4096 });
+  });
+
+  it('refuses a headers timeout above the request timeout', () => {
+    expect(() => loadConfig({ REQUEST_TIMEOUT_MS: '1000', HEADERS_TIMEOUT_MS: '5000' })).toThrow(
+      'HEADERS_TIMEOUT_MS=5000 is above REQUEST_TIMEOUT_MS=1000',
+    );
+    expect(() => loadConfig({ REQUEST_TIMEOUT_MS: '0' })).toThrow(
+      'REQUEST_TIMEOUT_MS="0" is invalid',
+    );
+  });
+});
+
 describe('shutdown settings', () => {
   it('refuses a shutdown delay that does not fit in the shutdown deadline', () => {
     expect(() => loadConfig({ DB_QUERY_TIMEOUT_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' })).toThrow(
@@ -106,6 +134,21 @@ describe('production refuses unsafe configuration', () => {
     CORS_ORIGIN: 'https://app.example.com',
     DATABASE_URL: 'postgres://app@db:5432/app',
   };
+
+  it('accepts generated secrets and several absolute origins', () => {
+    for (const secret of [
+      'k7Fq2vR9xLm4Pz8sWc1Ty6Hb3Nd5Jg0E',
+      'bench-only-secret-that-is-long-and-not-a-default-0123456789',
+    ]) {
+      expect(loadConfig({ ...safe, JWT_SECRET: secret }).JWT_SECRET).toBe(secret);
+    }
+    expect(
+      loadConfig({
+        ...safe,
+        CORS_ORIGIN: 'https://app.example.com, https://admin.example.com:8443',
+      }),
+    ).toMatchObject({ NODE_ENV: 'production' });
+  });
 
   it('starts with a complete production configuration', () => {
     expect(loadConfig(safe)).toMatchObject({
@@ -146,6 +189,46 @@ describe('production refuses unsafe configuration', () => {
       'allows localhost: name the production origins',
     ],
     ['CORS_ORIGIN 127.0.0.1', { CORS_ORIGIN: 'http://127.0.0.1:8080' }, 'allows localhost'],
+    [
+      'JWT_SECRET of 40 repeated letters',
+      { JWT_SECRET: 'f'.repeat(40) },
+      'JWT_SECRET has about 0 bits of entropy: production needs at least 128 (a random secret, not a repeated or patterned one); generate one with: openssl rand -base64 48',
+    ],
+    [
+      'JWT_SECRET of a short pattern repeated',
+      { JWT_SECRET: 'abcd'.repeat(10) },
+      'JWT_SECRET has about 80 bits',
+    ],
+    [
+      'JWT_SECRET short, saying how to generate one',
+      { JWT_SECRET: 'tooshort' },
+      'generate one with: openssl rand -base64 48',
+    ],
+    [
+      'CORS_ORIGIN=*',
+      { CORS_ORIGIN: '*' },
+      'CORS_ORIGIN="*" would let any website call the API: name the production origins, like https://app.example.com',
+    ],
+    [
+      'CORS_ORIGIN with * among others',
+      { CORS_ORIGIN: 'https://app.example.com, *' },
+      'CORS_ORIGIN="*"',
+    ],
+    [
+      'CORS_ORIGIN without a scheme',
+      { CORS_ORIGIN: 'app.example.com' },
+      'CORS_ORIGIN="app.example.com" has an entry that is not an absolute http(s) origin',
+    ],
+    [
+      'CORS_ORIGIN with a path',
+      { CORS_ORIGIN: 'https://app.example.com/' },
+      'is not an absolute http(s) origin',
+    ],
+    [
+      'CORS_ORIGIN of another scheme',
+      { CORS_ORIGIN: 'ftp://app.example.com' },
+      'is not an absolute http(s) origin',
+    ],
     [
       'DATABASE_URL unset',
       { DATABASE_URL: undefined },

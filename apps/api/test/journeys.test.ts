@@ -45,14 +45,15 @@ describe('reference API journeys (real process, real PostgreSQL)', () => {
       tenant: acme,
       role: 'admin',
     });
-    const bob = await api.register(acme, 'Bob@Acme.test');
+    const aliceToken = await api.login(acme, 'alice@acme.test');
+    // Joining an existing tenant takes an invitation from its admin.
+    const bob = await api.join(acme, aliceToken, 'Bob@Acme.test');
     expect(bob.body.role).toBe('user');
     expect(bob.body.email).toBe('bob@acme.test');
-    const carol = await api.register(acme, 'carol@acme.test');
+    const carol = await api.join(acme, aliceToken, 'carol@acme.test');
     const dave = await api.register(other, 'dave@other.test');
     expect(dave.body.role).toBe('admin');
 
-    const aliceToken = await api.login(acme, 'alice@acme.test');
     const bobToken = await api.login(acme, 'bob@acme.test');
     const daveToken = await api.login(other, 'dave@other.test');
 
@@ -181,7 +182,8 @@ describe('reference API journeys (real process, real PostgreSQL)', () => {
   it('answers 409 to a duplicate email in a tenant, but allows it in another tenant', async () => {
     const tenant = uniqueTenant('dup');
     expect((await api.register(tenant, 'same@x.test')).status).toBe(201);
-    const duplicate = await api.register(tenant, 'SAME@x.test');
+    const invitation = await api.invite(await api.login(tenant, 'same@x.test'), 'SAME@x.test');
+    const duplicate = await api.register(tenant, 'SAME@x.test', undefined, invitation);
     expect(duplicate.status).toBe(409);
     expect(duplicate.body).toStrictEqual({
       statusCode: 409,
@@ -205,21 +207,22 @@ describe('reference API journeys (real process, real PostgreSQL)', () => {
     expect(unknown.body).toStrictEqual(wrongPassword.body);
   });
 
-  it('limits login attempts per IP + account: 429 with Retry-After after 5 tries', async () => {
+  it('limits login attempts per IP + account: 429 with Retry-After after 5 tries, registration included', async () => {
     const tenant = uniqueTenant('brute');
-    await api.register(tenant, 'target@x.test');
+    await api.register(tenant, 'other@x.test');
+    await api.join(tenant, await api.login(tenant, 'other@x.test'), 'target@x.test');
     const attempt = () =>
       api.request('POST', '/auth/login', {
         body: { tenant, email: 'target@x.test', password: 'guess guess guess' },
       });
-    for (let index = 0; index < 5; index += 1) expect((await attempt()).status).toBe(401);
+    // Registration and login share the tier: the target's registration was the first try.
+    for (let index = 0; index < 4; index += 1) expect((await attempt()).status).toBe(401);
     const limited = await attempt();
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(limited.headers.get('ratelimit-policy')).toContain('"auth";q=5;w=900');
     expect(limited.body).toMatchObject({ statusCode: 429, code: 'BULWARK_LIMITS_RATE_LIMITED' });
     // Another account from the same IP is not locked out by it.
-    await api.register(tenant, 'other@x.test');
     expect(await api.login(tenant, 'other@x.test')).toEqual(expect.any(String));
   });
 

@@ -19,6 +19,8 @@ export const RAISED_RATE_LIMITS = {
   RATE_LIMIT_TENANT_MAX: '1000000',
   RATE_LIMIT_USER_MAX: '1000000',
   RATE_LIMIT_AUTH_MAX: '1000000',
+  RATE_LIMIT_AUTH_ACCOUNT_MAX: '1000000',
+  RATE_LIMIT_AUTH_IP_MAX: '1000000',
 };
 
 /** Environment of an API process: production, warn-level logs, raised rate limits, `extra` last. */

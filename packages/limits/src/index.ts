@@ -18,4 +18,5 @@ export type { KeyExtractor, LimitsOptions } from './options.js';
 export type { TierName, TierOverride, TierRouteConfig } from './rate-limit.js';
 export { type LoadSafeServerOptions, parseTrustProxy, serverOptions } from './server-options.js';
 export type { Priority, ShedReason } from './shedding.js';
+export { recordDependencyWait } from './store-wait.js';
 export default plugin;

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import limits from '../src/index.js';
+import limits, { recordDependencyWait } from '../src/index.js';
 import { decorateMetrics, metricValue } from './helpers.js';
 import { sleep } from './load.js';
 
@@ -176,6 +176,47 @@ describe('load shedding', () => {
     const responses = await Promise.all(Array.from({ length: 20 }, () => app!.inject('/sync')));
     served = responses.filter((response) => response.statusCode === 200).length;
     expect(served).toBeGreaterThan(2);
+  });
+
+  it('leaves a recorded dependency wait out of the latency sample (issue 16)', async () => {
+    // Password hashing behind a bulkhead waits hundreds of ms on purpose; counted, it read as
+    // overload and the limit fell until cheap routes were shed.
+    const limitAfterSlowRequests = async (record: boolean) => {
+      const instance = Fastify();
+      await instance.register(limits, {
+        shedding: { initialLimit: 10, minLimit: 1, maxLimit: 10 },
+        global: { everyRoute: false },
+      });
+      instance.get('/hash', async (request) => {
+        const started = performance.now();
+        await sleep(150);
+        if (record) recordDependencyWait(request, performance.now() - started);
+        return { ok: true };
+      });
+      instance.get('/fast', async () => ({ ok: true }));
+      await instance.ready();
+      try {
+        // Fast windows first: they set the latency baseline the slow samples are judged by.
+        for (let round = 0; round < 3; round += 1) {
+          await Promise.all(Array.from({ length: 10 }, () => instance.inject('/fast')));
+          await sleep(110);
+        }
+        let shed = 0;
+        for (let round = 0; round < 4; round += 1) {
+          const responses = await Promise.all(
+            Array.from({ length: 6 }, () => instance.inject('/hash')),
+          );
+          shed += responses.filter((response) => response.statusCode === 503).length;
+        }
+        return { limit: instance.limits.concurrencyLimit, shed };
+      } finally {
+        await instance.close();
+      }
+    };
+    const counted = await limitAfterSlowRequests(false);
+    expect(counted.limit).toBeLessThan(10);
+    expect(counted.shed).toBeGreaterThan(0);
+    expect(await limitAfterSlowRequests(true)).toStrictEqual({ limit: 10, shed: 0 });
   });
 
   it('can be turned off', async () => {

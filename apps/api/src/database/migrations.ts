@@ -68,4 +68,28 @@ export const migrations: readonly Migration[] = [
       -- The sweeper scans rows handed to the queue long ago and still not sent.
       CREATE INDEX outbox_pending_enqueued ON outbox (enqueued_at) WHERE status = 'pending';`,
   },
+  {
+    id: 5,
+    name: 'create-invitations-and-token-revocation',
+    sql: `
+      -- Joining an existing tenant needs an invitation; only a hash of its token is stored.
+      CREATE TABLE invitations (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        tenant_id uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        email text NOT NULL,
+        role text NOT NULL CHECK (role IN ('admin', 'moderator', 'user')),
+        token_hash text NOT NULL UNIQUE,
+        created_by uuid REFERENCES users(id) ON DELETE SET NULL,
+        expires_at timestamptz NOT NULL,
+        consumed_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- Access tokens revoked by POST /auth/logout, kept until they would have expired anyway.
+      CREATE TABLE revoked_tokens (
+        jti uuid PRIMARY KEY,
+        user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at);`,
+  },
 ];

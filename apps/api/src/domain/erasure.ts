@@ -23,8 +23,8 @@ export async function eraseUser(
   by: 'self' | 'admin',
 ): Promise<Erasure> {
   const erasure = await db.transaction(async (client) => {
-    const { rows: members } = await client.query<{ id: string; role: string }>(
-      'SELECT id, role FROM users WHERE tenant_id = $1 ORDER BY id FOR UPDATE',
+    const { rows: members } = await client.query<{ id: string; role: string; email: string }>(
+      'SELECT id, role, email FROM users WHERE tenant_id = $1 ORDER BY id FOR UPDATE',
       [target.tenantId],
     );
     const user = members.find((member) => member.id === target.userId);
@@ -45,6 +45,12 @@ export async function eraseUser(
       target.tenantId,
       target.userId,
     ]);
+    // Invitations addressed to them hold their email; those they issued only their id, which
+    // the foreign key sets to NULL. Revoked tokens go with the account (ON DELETE CASCADE).
+    await client.query(
+      'DELETE FROM invitations WHERE tenant_id = $1 AND lower(email) = lower($2)',
+      [target.tenantId, user.email],
+    );
     await client.query('DELETE FROM users WHERE tenant_id = $1 AND id = $2', [
       target.tenantId,
       target.userId,

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Db } from '../database/db.js';
 import { eraseUser } from '../domain/erasure.js';
 import { NotFoundError } from '../errors.js';
-import { errors, Role } from './schemas.js';
+import { errors, Role, Uuid } from './schemas.js';
 
 const Export = Type.Object({
   exportedAt: Type.String({ format: 'date-time' }),
@@ -147,8 +147,9 @@ export async function gdprRoutes(instance: FastifyInstance, options: { db: Db })
       schema: {
         tags: ['admin'],
         security,
-        summary: 'Erase a member of the tenant: account, notes and emails',
-        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        summary:
+          'Erase a member of the tenant: account, notes and emails; their tokens answer 401 from the next request',
+        params: Type.Object({ id: Uuid }),
         response: { 204: Type.Null(), ...errors(400, 401, 403, 404, 409, 429, 503) },
       },
     },

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../database/db.js';
 import { ForbiddenError, InvalidCursorError, NotFoundError } from '../errors.js';
-import { errors } from './schemas.js';
+import { errors, Uuid } from './schemas.js';
 
 const Note = Type.Object({
   id: Type.String({ format: 'uuid' }),
@@ -12,7 +12,7 @@ const Note = Type.Object({
   authorId: Type.String({ format: 'uuid' }),
   createdAt: Type.String({ format: 'date-time' }),
 });
-const NoteParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const NoteParams = Type.Object({ id: Uuid });
 
 interface NoteRow {
   id: string;
@@ -39,18 +39,26 @@ const toNote = (row: NoteRow) => ({
 function encodeCursor(row: PageRow): string {
   return Buffer.from(JSON.stringify([row.sort_key, row.id])).toString('base64url');
 }
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// Fully parsed and range-checked before it reaches SQL: exactly what encodeCursor writes (an
+// ISO instant that round-trips through Date, years 1–9999 as PostgreSQL takes them, a uuid).
 function decodeCursor(cursor: string): [string, string] {
+  let parsed: unknown;
   try {
-    const [createdAt, id] = JSON.parse(
-      Buffer.from(cursor, 'base64url').toString('utf8'),
-    ) as unknown[];
-    if (typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)))
-      throw new Error('bad time');
-    if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/i.test(id)) throw new Error('bad id');
-    return [createdAt, id];
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     throw new InvalidCursorError();
   }
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw new InvalidCursorError();
+  const [createdAt, id] = parsed as unknown[];
+  if (typeof createdAt !== 'string' || !CURSOR_TIME.test(createdAt)) throw new InvalidCursorError();
+  const time = new Date(createdAt);
+  if (Number.isNaN(time.getTime()) || time.toISOString() !== createdAt)
+    throw new InvalidCursorError();
+  if (createdAt.startsWith('0000')) throw new InvalidCursorError();
+  if (typeof id !== 'string' || !CURSOR_ID.test(id)) throw new InvalidCursorError();
+  return [createdAt, id];
 }
 
 /** Notes: every statement is scoped by the caller's tenant id from the token, never from input. */

@@ -16,6 +16,13 @@ export const TenantSlug = Type.String({
   description: 'lowercase letters, digits and dashes, 2–63 characters',
 });
 export const Email = Type.String({ format: 'email', maxLength: 254 });
+export const Password = Type.String({
+  minLength: 12,
+  maxLength: 256,
+  description: 'at least 12 characters',
+});
+/** A canonical uuid (ajv-formats' `uuid`): anything else is a 400 before it reaches SQL. */
+export const Uuid = Type.String({ format: 'uuid' });
 export const Role = Type.Union([
   Type.Literal('admin'),
   Type.Literal('moderator'),

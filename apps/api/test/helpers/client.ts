@@ -34,14 +34,42 @@ export function apiClient(baseUrl: string) {
     return { status: response.status, headers: response.headers, body: body as T };
   }
 
-  async function register(tenant: string, email: string, password = 'correct horse battery') {
+  async function register(
+    tenant: string,
+    email: string,
+    password = 'correct horse battery',
+    invitation?: string,
+  ) {
     return request<{ id: string; email: string; tenant: string; role: string }>(
       'POST',
       '/auth/register',
-      {
-        body: { tenant, email, password },
-      },
+      { body: { tenant, email, password, ...(invitation === undefined ? {} : { invitation }) } },
     );
+  }
+
+  /** An admin invites `email`; returns the invitation token. */
+  async function invite(adminToken: string, email: string, role?: string) {
+    const response = await request<{
+      token: string;
+      email: string;
+      role: string;
+      expiresAt: string;
+    }>('POST', '/api/v1/admin/invitations', {
+      token: adminToken,
+      body: { email, ...(role === undefined ? {} : { role }) },
+    });
+    if (response.status !== 201)
+      throw new Error(`invite ${email}: ${response.status} ${JSON.stringify(response.body)}`);
+    return response.body.token;
+  }
+
+  /** Invites `email` into the admin's tenant and registers it with the invitation. */
+  async function join(tenant: string, adminToken: string, email: string, role?: string) {
+    const invitation = await invite(adminToken, email, role);
+    const response = await register(tenant, email, undefined, invitation);
+    if (response.status !== 201)
+      throw new Error(`join ${email}: ${response.status} ${JSON.stringify(response.body)}`);
+    return response;
   }
 
   async function login(tenant: string, email: string, password = 'correct horse battery') {
@@ -53,7 +81,7 @@ export function apiClient(baseUrl: string) {
     return response.body.token;
   }
 
-  return { request, register, login };
+  return { request, register, login, invite, join };
 }
 
 let counter = 0;
