@@ -15,6 +15,8 @@ describe('GDPR export and erasure', () => {
       cwd: apiRoot,
       env: {
         NODE_ENV: 'test',
+        // Every test client is 127.0.0.1: the per-IP login tier would stop the fixture's sign-ups.
+        RATE_LIMIT_AUTH_IP_MAX: '1000000',
         LOG_LEVEL: 'info',
         DATABASE_URL: inject('databaseUrl'),
         REDIS_URL: inject('redisUrl'),
@@ -53,9 +55,10 @@ describe('GDPR export and erasure', () => {
     const api = apiClient(app.url);
     const tenant = uniqueTenant('gdpr');
     const alice = await api.register(tenant, 'alice@gdpr.test');
-    const bob = await api.register(tenant, 'bob@gdpr.test');
-    const carol = await api.register(tenant, 'carol@gdpr.test');
     const aliceToken = await api.login(tenant, 'alice@gdpr.test');
+    // Joining alice's tenant takes her invitation (issue 16).
+    const bob = await api.join(tenant, aliceToken, 'bob@gdpr.test');
+    const carol = await api.join(tenant, aliceToken, 'carol@gdpr.test');
     const bobToken = await api.login(tenant, 'bob@gdpr.test');
     for (const title of ['first', 'second']) {
       await api.request('POST', '/api/v1/notes', {
@@ -115,7 +118,8 @@ describe('GDPR export and erasure', () => {
     expect(erased.status).toBe(204);
     expect(await rowsMentioning(bob.body.id)).toStrictEqual({});
     expect(await rowsMentioning('bob@gdpr.test')).toStrictEqual({});
-    expect((await api.request('GET', '/api/v1/me/export', { token: bobToken })).status).toBe(404);
+    // Membership is read per request (issue 16): the erased account's token is refused.
+    expect((await api.request('GET', '/api/v1/me/export', { token: bobToken })).status).toBe(401);
     const login = await api.request('POST', '/auth/login', {
       body: { tenant, email: 'bob@gdpr.test', password: 'correct horse battery' },
     });

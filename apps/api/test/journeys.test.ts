@@ -22,6 +22,8 @@ describe('reference API journeys (real process, real PostgreSQL)', () => {
       cwd: apiRoot,
       env: {
         NODE_ENV: 'test',
+        // Every test client is 127.0.0.1: the per-IP login tier would stop the fixture's sign-ups.
+        RATE_LIMIT_AUTH_IP_MAX: '1000000',
         LOG_LEVEL: 'warn',
         DATABASE_URL: inject('databaseUrl'),
         REDIS_URL: inject('redisUrl'),
@@ -286,6 +288,8 @@ describe('access token expiry', () => {
       cwd: apiRoot,
       env: {
         NODE_ENV: 'test',
+        // Every test client is 127.0.0.1: the per-IP login tier would stop the fixture's sign-ups.
+        RATE_LIMIT_AUTH_IP_MAX: '1000000',
         LOG_LEVEL: 'warn',
         DATABASE_URL: inject('databaseUrl'),
         JWT_EXPIRES_IN: '1s',

@@ -40,6 +40,8 @@ describe('the outbox cannot strand a row', () => {
     database = await createDatabase();
     const env = {
       NODE_ENV: 'test',
+      // Every test client is 127.0.0.1: the per-IP login tier would stop the fixture's sign-ups.
+      RATE_LIMIT_AUTH_IP_MAX: '1000000',
       LOG_LEVEL: 'info',
       DATABASE_URL: database.url,
       REDIS_URL: redis.url,
@@ -102,12 +104,15 @@ describe('the outbox cannot strand a row', () => {
       // Embedded PGlite: one open transaction there stalls every other connection.
       env: {
         NODE_ENV: 'test',
+        // Every test client is 127.0.0.1: the per-IP login tier would stop the fixture's sign-ups.
+        RATE_LIMIT_AUTH_IP_MAX: '1000000',
         LOG_LEVEL: 'warn',
         DATABASE_URL: undefined,
         PGLITE_DATA_DIR: 'memory://',
         REDIS_URL: redis.url,
         // The queue's drain waits on a Redis that is gone: keep the test's shutdown short.
         SHUTDOWN_TIMEOUT_MS: '4000',
+        REQUEST_DEADLINE_MS: '3000',
       },
     });
     const api = apiClient(app.url);

@@ -72,6 +72,8 @@ describe('ordered shutdown of the API', () => {
       cwd: apiRoot,
       env: {
         NODE_ENV: 'test',
+        // Every test client is 127.0.0.1: the per-IP login tier would stop the fixture's sign-ups.
+        RATE_LIMIT_AUTH_IP_MAX: '1000000',
         LOG_LEVEL: 'info',
         DATABASE_URL: throughProxy(database.url, proxy),
         REDIS_URL: redis.url,
@@ -153,6 +155,10 @@ describe('ordered shutdown of the API', () => {
     const { api, activeJobs } = await start({
       SHUTDOWN_DELAY_MS: '0',
       SHUTDOWN_TIMEOUT_MS: '5000',
+      // The relay's reads cross the slowed proxy (2 s a round trip): their deadline must outlast
+      // it, and stay below the shutdown deadline as the configuration requires.
+      DB_QUERY_TIMEOUT_MS: '4500',
+      REQUEST_DEADLINE_MS: '4500',
     });
     const tenant = uniqueTenant('stuck');
     await api.register(tenant, 'b@x.test');
@@ -160,7 +166,7 @@ describe('ordered shutdown of the API', () => {
       async () => (await pool!.query("SELECT 1 FROM outbox WHERE status = 'sent'")).rowCount === 1,
       { what: 'the first welcome email' },
     );
-    proxy!.latency(1500);
+    proxy!.latency(1000);
     const { rows } = await pool!.query<{ id: string }>(
       `INSERT INTO outbox (tenant_id, user_id, kind, payload)
        SELECT tenant_id, id, 'welcome-email', '{}' FROM users WHERE email = 'b@x.test' RETURNING id::text`,

@@ -39,10 +39,11 @@ const toNote = (row: NoteRow) => ({
 function encodeCursor(row: PageRow): string {
   return Buffer.from(JSON.stringify([row.sort_key, row.id])).toString('base64url');
 }
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// Fully parsed and range-checked before it reaches SQL: exactly what encodeCursor writes (an
-// ISO instant that round-trips through Date, years 1–9999 as PostgreSQL takes them, a uuid).
+// Fully parsed and range-checked before it reaches SQL: exactly what encodeCursor writes (a UTC
+// instant with microseconds whose millisecond part round-trips through Date, years 1–9999 as
+// PostgreSQL takes them, a uuid).
 function decodeCursor(cursor: string): [string, string] {
   let parsed: unknown;
   try {
@@ -53,8 +54,9 @@ function decodeCursor(cursor: string): [string, string] {
   if (!Array.isArray(parsed) || parsed.length !== 2) throw new InvalidCursorError();
   const [createdAt, id] = parsed as unknown[];
   if (typeof createdAt !== 'string' || !CURSOR_TIME.test(createdAt)) throw new InvalidCursorError();
-  const time = new Date(createdAt);
-  if (Number.isNaN(time.getTime()) || time.toISOString() !== createdAt)
+  const milliseconds = `${createdAt.slice(0, 23)}Z`;
+  const time = new Date(milliseconds);
+  if (Number.isNaN(time.getTime()) || time.toISOString() !== milliseconds)
     throw new InvalidCursorError();
   if (createdAt.startsWith('0000')) throw new InvalidCursorError();
   if (typeof id !== 'string' || !CURSOR_ID.test(id)) throw new InvalidCursorError();
