@@ -23,11 +23,12 @@ const CPU_BOUND_ROUTE = 'POST /auth/register';
 
 /** Notes reads and writes for two users, GET /hello, and a registration every 20th request. */
 function traffic(baseUrl, tokens, registered) {
-  const tenant = uniqueTenant('hang-signup');
   return (index) => {
     const authorization = `Bearer ${tokens[index % tokens.length]}`;
     const slot = index % 20;
     if (slot === 0) {
+      // Each sign-up creates its own tenant: joining an existing one takes an invitation.
+      const tenant = uniqueTenant('hang-signup');
       return {
         label: 'POST /auth/register',
         method: 'POST',
