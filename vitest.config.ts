@@ -1,15 +1,17 @@
 import { defineConfig } from 'vitest/config';
 
-// Coverage thresholds per package: the v8 figures of the whole suite on Node 24 (2 Dec 2026),
-// rounded down to the whole percent, so a change that drops a package below what its tests cover
-// today fails `--coverage.enabled` runs (.ci/run's Node 24 line). Raise them as tests improve.
+// Coverage thresholds per package: the v8 figures of the whole suite on Node 24 (2 Dec 2026)
+// rounded down to the whole percent, less one point: two runs of the same commit differed by up to
+// 0.1 point (timing decides whether some retry and timeout branches run). A change that drops a
+// package below what its tests cover today fails `--coverage.enabled` runs (.ci/run's Node 24
+// line). Raise them as tests improve.
 const measured = {
-  health: { lines: 93, statements: 93, functions: 88, branches: 87 },
-  limits: { lines: 97, statements: 97, functions: 97, branches: 91 },
-  observability: { lines: 89, statements: 89, functions: 94, branches: 88 },
-  queue: { lines: 97, statements: 97, functions: 98, branches: 86 },
-  resilience: { lines: 97, statements: 97, functions: 93, branches: 93 },
-  testing: { lines: 93, statements: 93, functions: 97, branches: 91 },
+  health: { lines: 92, statements: 92, functions: 87, branches: 86 },
+  limits: { lines: 96, statements: 96, functions: 96, branches: 90 },
+  observability: { lines: 88, statements: 88, functions: 93, branches: 87 },
+  queue: { lines: 96, statements: 96, functions: 97, branches: 85 },
+  resilience: { lines: 96, statements: 96, functions: 92, branches: 92 },
+  testing: { lines: 92, statements: 92, functions: 96, branches: 90 },
 };
 
 // Root options only; the projects are listed in vitest.workspace.ts. In CI a JSON report is
