@@ -1,6 +1,6 @@
 // One-off generator used to lay out the five plugin skeletons with identical shape.
 // Kept so a sixth package starts the same way: node scripts/scaffold-package.mjs <dir> <Summary>
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [dir, ...summaryWords] = process.argv.slice(2);
@@ -22,7 +22,7 @@ const files = {
   'package.json': `${JSON.stringify(
     {
       name,
-      version: '0.1.0',
+      version: '0.0.0',
       description: summary,
       license: 'MIT',
       type: 'module',
@@ -31,7 +31,7 @@ const files = {
         './package.json': './package.json',
       },
       types: './dist/index.d.ts',
-      files: ['dist'],
+      files: ['dist', 'src', 'LICENSE'],
       sideEffects: false,
       engines: { node: '>=20.19' },
       keywords: ['fastify', 'fastify-plugin', 'bulwark'],
@@ -40,7 +40,7 @@ const files = {
         url: 'git+https://github.com/bulwark-dev/bulwark.git',
         directory: root,
       },
-      publishConfig: { access: 'public', provenance: true },
+      publishConfig: { access: 'public' },
       scripts: {
         build: 'tsc -p tsconfig.build.json',
         typecheck: 'tsc --noEmit',
@@ -237,4 +237,6 @@ for (const [path, text] of Object.entries(files)) {
   mkdirSync(join(root, path, '..'), { recursive: true });
   writeFileSync(join(root, path), text);
 }
+// npm ships a package's own LICENSE file, not the repository's.
+copyFileSync('LICENSE', join(root, 'LICENSE'));
 console.log(`scaffolded ${root}`);

@@ -46,7 +46,10 @@ describe('@bulwark/health registration', () => {
     app = Fastify();
     await expect(
       app.register(health, { nope: true } as unknown as Record<string, never>),
-    ).rejects.toThrow(errors.InvalidOptionError);
+    ).rejects.toMatchObject({
+      code: 'BULWARK_HEALTH_INVALID_OPTION',
+      message: expect.stringMatching(/\bnope\b/),
+    });
   });
 
   it('fails with BULWARK_HEALTH_ALREADY_REGISTERED on a second registration', async () => {

@@ -5,7 +5,9 @@
  */
 
 export interface CounterLike {
-  inc(labels?: Record<string, string>, value?: number): void;
+  // Two overloads, as prom-client has them: `inc(undefined, n)` is not a call it accepts.
+  inc(labels: Record<string, string>, value?: number): void;
+  inc(value?: number): void;
   labels?(...values: string[]): { inc(value?: number): void };
 }
 

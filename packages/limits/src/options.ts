@@ -246,7 +246,8 @@ type Schema = Static<typeof LimitsOptionsSchema>;
 type DeepPartial<T> = T extends (...args: never[]) => unknown
   ? T
   : T extends object
-    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    ? // `| undefined`: under exactOptionalPropertyTypes, `redis: process.env.REDIS_URL` means absent
+      { [K in keyof T]?: DeepPartial<T[K]> | undefined }
     : T;
 
 /** Options accepted by `fastify.register(limits, options)`. */

@@ -35,3 +35,17 @@ export const ScrapeFailedError = createError(
   'collecting metrics failed',
   500,
 );
+
+/** The `/otel` preload found tracing configured but the OpenTelemetry packages it needs are not installed. */
+export const OtelMissingError = createError<[string, string]>(
+  'BULWARK_OBSERVABILITY_OTEL_MISSING',
+  '@bulwark/observability/otel: tracing is configured (OTEL_EXPORTER_OTLP_*ENDPOINT) but %s not installed; run `npm install %s`, or unset the endpoint',
+  500,
+);
+
+/** `pretty` logging was asked for (or NODE_ENV is development) and pino-pretty is not installed. */
+export const PrettyMissingError = createError(
+  'BULWARK_OBSERVABILITY_PRETTY_MISSING',
+  '@bulwark/observability: pretty logs need pino-pretty, which is not installed; run `npm install -D pino-pretty`, or set pretty: false',
+  500,
+);

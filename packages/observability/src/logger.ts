@@ -3,7 +3,7 @@ import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import Fastify from 'fastify';
 import pino, { type DestinationStream, type LoggerOptions } from 'pino';
-import { InvalidOptionError } from './errors.js';
+import { InvalidOptionError, PrettyMissingError } from './errors.js';
 import { KeyMatcher, redactDeep } from './redact.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -147,8 +147,15 @@ export function loggerOptions(options: LoggerSetupOptions = {}): BulwarkLoggerOp
   if (pretty) {
     // Loaded only when asked for: production pays nothing for it. An in-process stream (not a
     // transport) so no worker thread has to resolve pino-pretty from Fastify's directory.
+    // pino-pretty is an optional peer (a development tool): missing, it is a coded error.
     const require = createRequire(import.meta.url);
-    const prettyFactory = require('pino-pretty') as (options: object) => DestinationStream;
+    let prettyFactory: (options: object) => DestinationStream;
+    try {
+      prettyFactory = require('pino-pretty') as typeof prettyFactory;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+      throw new PrettyMissingError({ cause: error });
+    }
     result.stream = prettyFactory({
       colorize: true,
       translateTime: 'SYS:HH:MM:ss.l',

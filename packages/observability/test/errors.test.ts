@@ -21,6 +21,12 @@ const expected = {
     base: Error,
   },
   ScrapeFailedError: { code: 'BULWARK_OBSERVABILITY_SCRAPE_FAILED', statusCode: 500, base: Error },
+  OtelMissingError: { code: 'BULWARK_OBSERVABILITY_OTEL_MISSING', statusCode: 500, base: Error },
+  PrettyMissingError: {
+    code: 'BULWARK_OBSERVABILITY_PRETTY_MISSING',
+    statusCode: 500,
+    base: Error,
+  },
 } as const;
 
 describe('errors', () => {

@@ -1,11 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { afterEach, describe, expect, it } from 'vitest';
-import observability, {
-  bulwarkObservability,
-  errors,
-  type ObservabilityOptions,
-} from '../src/index.js';
+import observability, { bulwarkObservability, type ObservabilityOptions } from '../src/index.js';
 
 describe('@bulwark/observability registration', () => {
   let app: FastifyInstance | undefined;
@@ -18,7 +14,7 @@ describe('@bulwark/observability registration', () => {
     app = Fastify();
     await app.register(observability);
     await app.ready();
-    expect(observability).toBe(observability);
+    expect(observability).toBe(bulwarkObservability); // both import forms are one plugin
     const meta = (observability as unknown as Record<symbol, { name: string; fastify: string }>)[
       Symbol.for('plugin-meta')
     ];
@@ -31,7 +27,10 @@ describe('@bulwark/observability registration', () => {
     app = Fastify();
     await expect(
       app.register(observability, { nope: true } as unknown as Record<string, never>),
-    ).rejects.toThrow(errors.InvalidOptionError);
+    ).rejects.toMatchObject({
+      code: 'BULWARK_OBSERVABILITY_INVALID_OPTION',
+      message: expect.stringMatching(/\bnope\b/),
+    });
   });
 
   it.each([

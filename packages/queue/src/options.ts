@@ -137,7 +137,7 @@ export interface QueueOptions {
    * decorates `fastify.queues`, but disabled: `add()` throws `BULWARK_QUEUE_DISABLED` (503).
    * @default undefined
    */
-  connection?: string | RedisOptions;
+  connection?: string | RedisOptions | undefined;
   /** Redis key prefix of every queue. @default 'bulwark' */
   prefix?: string;
   /**

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import queue, { bulwarkQueue, errors } from '../src/index.js';
+import queue, { bulwarkQueue } from '../src/index.js';
 
 describe('@bulwark/queue registration', () => {
   let app: FastifyInstance | undefined;
@@ -13,7 +13,7 @@ describe('@bulwark/queue registration', () => {
     app = Fastify();
     await app.register(queue);
     await app.ready();
-    expect(queue).toBe(queue);
+    expect(queue).toBe(bulwarkQueue); // both import forms are one plugin
     const meta = (queue as unknown as Record<symbol, { name: string; fastify: string }>)[
       Symbol.for('plugin-meta')
     ];
@@ -26,7 +26,10 @@ describe('@bulwark/queue registration', () => {
     app = Fastify();
     await expect(
       app.register(queue, { nope: true } as unknown as Record<string, never>),
-    ).rejects.toThrow(errors.InvalidOptionError);
+    ).rejects.toMatchObject({
+      code: 'BULWARK_QUEUE_INVALID_OPTION',
+      message: expect.stringMatching(/\bnope\b/),
+    });
   });
 
   it('fails with BULWARK_QUEUE_ALREADY_REGISTERED on a second registration', async () => {

@@ -3,7 +3,9 @@
 
 /** A prom-client style counter. */
 export interface CounterLike {
-  inc(labels?: Record<string, string>, value?: number): void;
+  // Two overloads, as prom-client has them: `inc(undefined, n)` is not a call it accepts.
+  inc(labels: Record<string, string>, value?: number): void;
+  inc(value?: number): void;
 }
 
 /** A prom-client style gauge. */
@@ -13,17 +15,18 @@ export interface GaugeLike {
 }
 
 /** prom-client metric configuration (the subset used here). */
-export interface MetricConfig {
+export interface MetricConfig<M> {
   name: string;
   help: string;
   labelNames?: readonly string[];
-  collect?: (this: GaugeLike) => void | Promise<void>;
+  /** Runs before each scrape, with the metric itself as `this`. */
+  collect?: (this: M) => void | Promise<void>;
 }
 
 /** What this package needs from `fastify.metrics`. */
 export interface MetricsLike {
-  counter(config: MetricConfig): CounterLike;
-  gauge(config: MetricConfig): GaugeLike;
+  counter(config: MetricConfig<CounterLike>): CounterLike;
+  gauge(config: MetricConfig<GaugeLike>): GaugeLike;
 }
 
 /** A check as `fastify.health.register` takes it. */

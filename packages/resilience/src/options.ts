@@ -183,7 +183,10 @@ export const ResilienceOptionsSchema = Type.Object(
   { additionalProperties: false },
 );
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+// `| undefined`: under exactOptionalPropertyTypes, `connectionString: process.env.X` means absent.
+type DeepPartial<T> = {
+  [K in keyof T]?: (T[K] extends object ? DeepPartial<T[K]> : T[K]) | undefined;
+};
 
 /** Options accepted by `fastify.register(resilience, options)`. */
 export type ResilienceOptions = DeepPartial<Static<typeof ResilienceOptionsSchema>>;

@@ -35,7 +35,10 @@ describe('@bulwark/resilience registration', () => {
     app = Fastify();
     await expect(
       app.register(resilience, { nope: true } as unknown as Record<string, never>),
-    ).rejects.toThrow(errors.InvalidOptionError);
+    ).rejects.toMatchObject({
+      code: 'BULWARK_RESILIENCE_INVALID_OPTION',
+      message: expect.stringMatching(/\bnope\b/),
+    });
   });
 
   it('rejects an out-of-range option with its path and value', async () => {
