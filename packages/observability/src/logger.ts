@@ -169,6 +169,12 @@ export function loggerOptions(options: LoggerSetupOptions = {}): BulwarkLoggerOp
       minLength: 4096,
       mkdir: true,
     });
+  } else {
+    // stdout is written synchronously. pino's default stdout stream writes asynchronously: a line
+    // can still be in a thread-pool write when the process exits, and the exit-time flushSync
+    // then writes the lines logged after it first (seen under load: `shutdown complete` before
+    // the last shutdown step, each line stamped in order). One write per line, in call order.
+    result.stream = pino.destination({ dest: process.stdout.fd ?? 1, sync: true });
   }
   return result;
 }
