@@ -15,8 +15,19 @@ const plugins = ['observability', 'health', 'limits', 'resilience', 'queue'] as 
 // are that Node's: `npm` on PATH would run on the machine's default Node.
 const npmCli = realpathSync(execFileSync('which', ['npm'], { encoding: 'utf8' }).trim());
 // The children run as in an app outside the workspace: pnpm's NODE_PATH would let them resolve
-// the workspace's hoisted packages (pino-pretty, OpenTelemetry) that the project does not have.
-const { NODE_PATH: _workspacePath, ...outsideEnv } = process.env;
+// the workspace's hoisted packages (pino-pretty, OpenTelemetry) that the project does not have,
+// and the pnpm-only settings pnpm exports as npm_config_* when it runs `pnpm test` make npm warn
+// "Unknown env config" in an app that never saw pnpm (the registry and proxy settings stay).
+const pnpmOnly = new Set([
+  'npm_config_verify_deps_before_run',
+  'npm_config_npm_globalconfig',
+  'npm_config__jsr_registry',
+]);
+const outsideEnv = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([name]) => name !== 'NODE_PATH' && !pnpmOnly.has(name.toLowerCase()),
+  ),
+);
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 const camel = (name: string) => `bulwark${name[0]!.toUpperCase()}${name.slice(1)}`;
 
@@ -87,7 +98,7 @@ describe('packed tarballs', () => {
         '@types/pg@^8',
         '@sinclair/typebox@^0.34',
       ],
-      { cwd: project, maxBuffer: 16 * 1024 * 1024 },
+      { cwd: project, env: outsideEnv, maxBuffer: 16 * 1024 * 1024 },
     );
     installWarnings = install.stderr;
   }, 240_000);
